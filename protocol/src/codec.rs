@@ -1,0 +1,217 @@
+//! Encoding and decoding of whole frames: one postcard-encoded message per WebSocket binary frame.
+//!
+//! Decoding never panics: anything that is not exactly one well-formed message of the expected
+//! direction, within the size limit, is a [`CodecError`].
+
+use crate::messages::{ClientMsg, ServerMsg};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Largest client frame the server accepts, in bytes. A `Hello` with a long name is the largest
+/// legitimate client message, far below this.
+pub const MAX_CLIENT_FRAME: usize = 256;
+/// Largest server frame a client should accept, in bytes.
+pub const MAX_SERVER_FRAME: usize = 1 << 20;
+
+/// Why a frame could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    /// The frame is longer than the limit for its direction.
+    #[error("frame of {len} bytes is larger than the {max}-byte limit")]
+    TooLarge {
+        /// Length of the frame.
+        len: usize,
+        /// The limit it broke.
+        max: usize,
+    },
+    /// The bytes are not a valid message.
+    #[error("malformed frame: {0}")]
+    Malformed(postcard::Error),
+    /// A valid message was followed by extra bytes.
+    #[error("{0} unexpected bytes after the message")]
+    TrailingBytes(usize),
+}
+
+fn decode<T: DeserializeOwned>(frame: &[u8], max: usize) -> Result<T, CodecError> {
+    if frame.len() > max {
+        return Err(CodecError::TooLarge {
+            len: frame.len(),
+            max,
+        });
+    }
+    let (msg, rest) = postcard::take_from_bytes(frame).map_err(CodecError::Malformed)?;
+    if rest.is_empty() {
+        Ok(msg)
+    } else {
+        Err(CodecError::TrailingBytes(rest.len()))
+    }
+}
+
+fn encode_into<T: Serialize>(msg: &T, out: &mut Vec<u8>) {
+    out.clear();
+    let buf = std::mem::take(out);
+    // Writing into a Vec cannot run out of space, and every type here is serializable by
+    // construction, so postcard has no error to report; keep the buffer either way.
+    *out = postcard::to_extend(msg, buf).unwrap_or_default();
+}
+
+/// Decodes a frame received by the server.
+pub fn decode_client(frame: &[u8]) -> Result<ClientMsg, CodecError> {
+    decode(frame, MAX_CLIENT_FRAME)
+}
+
+/// Decodes a frame received by a client.
+pub fn decode_server(frame: &[u8]) -> Result<ServerMsg, CodecError> {
+    decode(frame, MAX_SERVER_FRAME)
+}
+
+/// Encodes a client message into `out`, replacing its contents and reusing its allocation.
+pub fn encode_client_into(msg: &ClientMsg, out: &mut Vec<u8>) {
+    encode_into(msg, out);
+}
+
+/// Encodes a server message into `out`, replacing its contents and reusing its allocation.
+pub fn encode_server_into(msg: &ServerMsg, out: &mut Vec<u8>) {
+    encode_into(msg, out);
+}
+
+/// Encodes a client message into a new frame.
+#[must_use]
+pub fn encode_client(msg: &ClientMsg) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_client_into(msg, &mut out);
+    out
+}
+
+/// Encodes a server message into a new frame.
+#[must_use]
+pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_server_into(msg, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::*;
+    use crate::rules::Buttons;
+    use crate::{NetId, PROTOCOL_VERSION, Tick};
+    use proptest::prelude::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    // Golden bytes: these pin the wire format. If one fails, the encoding changed: bump
+    // PROTOCOL_VERSION, update docs/PROTOCOL.md, then update the expected bytes.
+    #[test]
+    fn golden_hello() {
+        let msg = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "ace".into(),
+        });
+        assert_eq!(hex(&encode_client(&msg)), "000103616365");
+    }
+
+    #[test]
+    fn golden_input() {
+        let msg = ClientMsg::Input(InputFrame {
+            seq: 300,
+            buttons: Buttons(0x19),
+            aim: 0x4000,
+        });
+        assert_eq!(hex(&encode_client(&msg)), "01ac0219808001");
+    }
+
+    #[test]
+    fn golden_ping_pong() {
+        assert_eq!(hex(&encode_client(&ClientMsg::Ping { t: 1 })), "0201");
+        assert_eq!(hex(&encode_server(&ServerMsg::Pong { t: 1 })), "0201");
+    }
+
+    #[test]
+    fn golden_snapshot() {
+        let msg = ServerMsg::Snapshot(Snapshot {
+            tick: Tick(7),
+            ack_seq: 5,
+            ships: vec![ShipState {
+                id: NetId(1),
+                x: 16,
+                y: -16,
+                vx: 0,
+                vy: 1,
+                aim: 0,
+                hp: 100,
+                flags: ShipState::ALIVE,
+                score: 2,
+            }],
+            projectiles: vec![],
+            orbs: vec![OrbState {
+                id: NetId(3),
+                x: 1,
+                y: 2,
+                kind: OrbKind::Score,
+            }],
+        });
+        assert_eq!(
+            hex(&encode_server(&msg)),
+            "0107050101201f000200640102000103020401"
+        );
+    }
+
+    #[test]
+    fn golden_bye() {
+        let msg = ServerMsg::Bye(Bye {
+            reason: ByeReason::VersionMismatch,
+            message: "v".into(),
+        });
+        assert_eq!(hex(&encode_server(&msg)), "05000176");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(matches!(
+            decode_client(&[0xff, 0xff, 0xff]),
+            Err(CodecError::Malformed(_))
+        ));
+        assert!(matches!(decode_client(&[]), Err(CodecError::Malformed(_))));
+        assert_eq!(decode_client(&[2, 1, 0]), Err(CodecError::TrailingBytes(1)));
+        let big = vec![0u8; MAX_CLIENT_FRAME + 1];
+        assert!(matches!(
+            decode_client(&big),
+            Err(CodecError::TooLarge { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_client(&bytes);
+            let _ = decode_server(&bytes);
+        }
+
+        #[test]
+        fn inputs_round_trip(seq in any::<u32>(), buttons in any::<u8>(), aim in any::<u16>()) {
+            let msg = ClientMsg::Input(InputFrame { seq, buttons: Buttons(buttons), aim });
+            prop_assert_eq!(decode_client(&encode_client(&msg)), Ok(msg));
+        }
+
+        #[test]
+        fn ship_snapshots_round_trip(
+            ships in proptest::collection::vec(
+                (any::<u32>(), any::<i32>(), any::<i32>(), any::<i32>(), any::<i32>(), any::<u16>(), any::<u8>(), any::<u32>()),
+                0..40,
+            ),
+            tick in any::<u32>(),
+        ) {
+            let ships = ships
+                .into_iter()
+                .map(|(id, x, y, vx, vy, aim, hp, score)| ShipState {
+                    id: NetId(id), x, y, vx, vy, aim, hp, flags: hp & 1, score,
+                })
+                .collect();
+            let msg = ServerMsg::Snapshot(Snapshot { tick: Tick(tick), ack_seq: tick / 2, ships, ..Default::default() });
+            prop_assert_eq!(decode_server(&encode_server(&msg)), Ok(msg));
+        }
+    }
+}
