@@ -1,0 +1,424 @@
+//! The simulation: Arena's world in a `bevy_ecs` [`World`], advanced one fixed tick at a time.
+//!
+//! Sans-IO: [`Sim::step`] takes the inputs queued since the last step and advances exactly one
+//! tick. It never reads a clock, touches a socket or knows about tokio; the room thread around it
+//! decides when to step. Tests and benches drive it directly.
+
+pub mod combat;
+pub mod components;
+pub mod life;
+pub mod movement;
+pub mod resources;
+pub mod spatial;
+
+use crate::sim::components::{Motion, Net, Orb, Pilot, Ship};
+use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, SimRng};
+use crate::sim::spatial::Grid;
+use arena_protocol::rules::{Arena, SHIP_MAX_HP, ShipMotion, sanitize_name, tick_dt};
+use arena_protocol::{GameEvent, InputFrame, NetId, OrbKind, PlayerInfo, Tick};
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::ScheduleLabel;
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+
+/// Side of a cell of the grids used for hit tests, pickups and views.
+pub const GRID_CELL: f32 = 200.0;
+
+/// The phases of one tick, run in this order.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TickSet {
+    /// Take each pilot's next input.
+    Input,
+    /// Move ships with the shared movement step, then index where they are.
+    Movement,
+    /// Fly projectiles, hit, damage, kill; then fire new ones.
+    Combat,
+    /// Respawn the dead, hand out orbs.
+    Life,
+}
+
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+struct TickSchedule;
+
+/// Fixed settings of a simulation.
+#[derive(Clone, Copy, Debug)]
+pub struct SimSettings {
+    /// Ticks per second.
+    pub tick_hz: u16,
+    /// The playing field.
+    pub arena: Arena,
+    /// Orbs scattered at start.
+    pub orbs: u32,
+    /// Seed of the room's random numbers.
+    pub seed: u64,
+}
+
+/// Arena's world and the schedule that advances it.
+pub struct Sim {
+    world: World,
+    schedule: Schedule,
+}
+
+impl Sim {
+    /// A fresh world at tick 0 with its orbs scattered.
+    #[must_use]
+    pub fn new(settings: SimSettings) -> Sim {
+        let mut world = World::new();
+        world.insert_resource(Clock {
+            tick: Tick(0),
+            tick_hz: settings.tick_hz,
+            dt: tick_dt(settings.tick_hz),
+        });
+        world.insert_resource(Field {
+            arena: settings.arena,
+        });
+        world.insert_resource(SimRng(Pcg64Mcg::seed_from_u64(settings.seed)));
+        world.insert_resource(NetIds::default());
+        world.insert_resource(Happenings::default());
+        world.insert_resource(ShipIndex {
+            grid: Grid::new(settings.arena.width, settings.arena.height, GRID_CELL),
+            entities: Vec::new(),
+            positions: Vec::new(),
+        });
+
+        let mut schedule = Schedule::new(TickSchedule);
+        schedule.configure_sets(
+            (
+                TickSet::Input,
+                TickSet::Movement,
+                TickSet::Combat,
+                TickSet::Life,
+            )
+                .chain(),
+        );
+        schedule.add_systems((
+            movement::apply_inputs.in_set(TickSet::Input),
+            (movement::move_ships, combat::index_ships)
+                .chain()
+                .in_set(TickSet::Movement),
+            (combat::fly_projectiles, combat::fire)
+                .chain()
+                .in_set(TickSet::Combat),
+            (life::respawn, life::pick_up_orbs)
+                .chain()
+                .in_set(TickSet::Life),
+        ));
+
+        let mut sim = Sim { world, schedule };
+        for i in 0..settings.orbs {
+            let kind = if i % 3 == 0 {
+                OrbKind::Heal
+            } else {
+                OrbKind::Score
+            };
+            let pos = sim.world.resource_scope(|world, mut rng: Mut<SimRng>| {
+                life::random_spot(&mut rng, world.resource::<Field>().arena, 20.0)
+            });
+            let id = sim.world.resource_mut::<NetIds>().allocate();
+            sim.world.spawn((Net(id), Orb { pos, kind }));
+        }
+        sim
+    }
+
+    /// Adds a player's ship at a free spot; returns its entity (for inputs) and net id.
+    pub fn spawn_ship(&mut self, requested_name: &str) -> (Entity, NetId) {
+        let id = self.world.resource_mut::<NetIds>().allocate();
+        let spot = self.world.resource_scope(|world, mut rng: Mut<SimRng>| {
+            life::free_spot(
+                &mut rng,
+                world.resource::<Field>().arena,
+                world.resource::<ShipIndex>(),
+            )
+        });
+        let name = sanitize_name(requested_name);
+        let ship = Ship {
+            name: name.clone(),
+            hp: SHIP_MAX_HP,
+            score: 0,
+            aim: 0,
+            cooldown: 0,
+            respawn_at: None,
+        };
+        let motion = Motion {
+            now: ShipMotion {
+                x: spot.x,
+                y: spot.y,
+                vx: 0.0,
+                vy: 0.0,
+            },
+            prev: spot,
+        };
+        let entity = self
+            .world
+            .spawn((Net(id), ship, motion, Pilot::default()))
+            .id();
+        self.world
+            .resource_mut::<Happenings>()
+            .events
+            .push(GameEvent::Joined(PlayerInfo { id, name }));
+        (entity, id)
+    }
+
+    /// Removes a player's ship. Its projectiles fly on.
+    pub fn despawn_ship(&mut self, entity: Entity) {
+        let id = self.world.get::<Net>(entity).map(|n| n.0);
+        if self.world.despawn(entity)
+            && let Some(id) = id
+        {
+            self.world
+                .resource_mut::<Happenings>()
+                .events
+                .push(GameEvent::Left { id });
+        }
+    }
+
+    /// Queues an input of the pilot of `entity` for the coming ticks. Inputs whose `seq` is not
+    /// above the last queued or applied one are ignored.
+    pub fn push_input(&mut self, entity: Entity, input: InputFrame) {
+        if let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) {
+            let last = pilot.queue.back().map_or(pilot.ack_seq, |i| i.seq);
+            if input.seq > last {
+                pilot.queue.push_back(input);
+            }
+        }
+    }
+
+    /// Simulates the current tick, then moves the clock to the next.
+    pub fn step(&mut self) {
+        self.schedule.run(&mut self.world);
+        let mut clock = self.world.resource_mut::<Clock>();
+        clock.tick = clock.tick.after(1);
+    }
+
+    /// The tick the next [`Sim::step`] will simulate (= ticks simulated so far).
+    #[must_use]
+    pub fn tick(&self) -> Tick {
+        self.world.resource::<Clock>().tick
+    }
+
+    /// Takes the events of the steps since the last call, oldest first.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, GameEvent> {
+        self.world
+            .resource_mut::<Happenings>()
+            .into_inner()
+            .events
+            .drain(..)
+    }
+
+    /// Everyone in the room, by net id.
+    #[must_use]
+    pub fn players(&mut self) -> Vec<PlayerInfo> {
+        let mut players: Vec<PlayerInfo> = self
+            .world
+            .query::<(&Net, &Ship)>()
+            .iter(&self.world)
+            .map(|(net, ship)| PlayerInfo {
+                id: net.0,
+                name: ship.name.clone(),
+            })
+            .collect();
+        players.sort_by_key(|p| p.id);
+        players
+    }
+
+    /// The world, for the replication step to read and for tests to inspect or arrange.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arena_protocol::quantize::angle_to_wire;
+    use arena_protocol::rules::{Buttons, KILL_SCORE, PROJECTILE_DAMAGE};
+
+    fn sim() -> Sim {
+        Sim::new(SimSettings {
+            tick_hz: 30,
+            arena: Arena::DEFAULT,
+            orbs: 0,
+            seed: 7,
+        })
+    }
+
+    fn place(sim: &mut Sim, e: Entity, x: f32, y: f32) {
+        let mut m = sim.world_mut().get_mut::<Motion>(e).expect("ship exists");
+        m.now = ShipMotion {
+            x,
+            y,
+            vx: 0.0,
+            vy: 0.0,
+        };
+    }
+
+    fn ship(sim: &mut Sim, e: Entity) -> Ship {
+        sim.world_mut().get::<Ship>(e).expect("ship exists").clone()
+    }
+
+    #[test]
+    fn a_ship_moves_the_way_its_input_steers() {
+        let mut sim = sim();
+        let (e, _) = sim.spawn_ship("a");
+        place(&mut sim, e, 1000.0, 1000.0);
+        for seq in 1..=10 {
+            sim.push_input(
+                e,
+                InputFrame {
+                    seq,
+                    buttons: Buttons(Buttons::DOWN),
+                    aim: 0,
+                },
+            );
+            sim.step();
+        }
+        let m = sim.world_mut().get::<Motion>(e).expect("ship exists").now;
+        assert!(
+            m.y > 1000.0 && m.x == 1000.0,
+            "down should move +y only, got {m:?}"
+        );
+        assert_eq!(sim.world_mut().get::<Pilot>(e).map(|p| p.ack_seq), Some(10));
+    }
+
+    #[test]
+    fn shots_hit_kill_and_score_then_the_victim_respawns() {
+        let mut sim = sim();
+        let (shooter, shooter_id) = sim.spawn_ship("shooter");
+        let (victim, victim_id) = sim.spawn_ship("victim");
+        place(&mut sim, shooter, 1000.0, 1000.0);
+        place(&mut sim, victim, 1300.0, 1000.0);
+        let shots_to_kill = 100u32.div_ceil(u32::from(PROJECTILE_DAMAGE));
+        let fire = Buttons(Buttons::FIRE);
+        let mut seq = 0;
+        let mut killed_at = None;
+        for _ in 0..200 {
+            seq += 1;
+            sim.push_input(
+                shooter,
+                InputFrame {
+                    seq,
+                    buttons: fire,
+                    aim: angle_to_wire(0.0),
+                },
+            );
+            sim.step();
+            if sim.drain_events().any(|e| {
+                e == GameEvent::Kill {
+                    killer: shooter_id,
+                    victim: victim_id,
+                }
+            }) {
+                killed_at = Some(sim.tick());
+                break;
+            }
+        }
+        let killed_at =
+            killed_at.expect("the victim should die within 200 ticks of point-blank fire");
+        assert!(
+            killed_at.0 >= shots_to_kill,
+            "{shots_to_kill} hits are needed, killed at tick {killed_at:?}"
+        );
+        assert_eq!(
+            ship(&mut sim, shooter).score,
+            KILL_SCORE,
+            "a kill should score"
+        );
+        assert!(!ship(&mut sim, victim).alive(), "the victim should be dead");
+        for _ in 0..200 {
+            sim.step();
+        }
+        let v = ship(&mut sim, victim);
+        assert!(
+            v.alive() && v.hp == SHIP_MAX_HP,
+            "the victim should respawn at full health, got {v:?}"
+        );
+    }
+
+    #[test]
+    fn a_projectile_cannot_tunnel_through_a_ship_at_low_tick_rates() {
+        // At 10 Hz a projectile moves 95 units per tick, more than twice a ship's diameter.
+        let mut sim = Sim::new(SimSettings {
+            tick_hz: 10,
+            arena: Arena::DEFAULT,
+            orbs: 0,
+            seed: 1,
+        });
+        let (shooter, _) = sim.spawn_ship("s");
+        let (victim, _) = sim.spawn_ship("v");
+        place(&mut sim, shooter, 1000.0, 1000.0);
+        place(&mut sim, victim, 1137.0, 1000.0);
+        sim.push_input(
+            shooter,
+            InputFrame {
+                seq: 1,
+                buttons: Buttons(Buttons::FIRE),
+                aim: 0,
+            },
+        );
+        sim.push_input(
+            shooter,
+            InputFrame {
+                seq: 2,
+                buttons: Buttons(0),
+                aim: 0,
+            },
+        );
+        for _ in 0..5 {
+            sim.step();
+        }
+        assert_eq!(
+            ship(&mut sim, victim).hp,
+            SHIP_MAX_HP - PROJECTILE_DAMAGE,
+            "exactly one hit should land"
+        );
+    }
+
+    #[test]
+    fn joins_and_leaves_are_announced() {
+        let mut sim = sim();
+        let (e, id) = sim.spawn_ship("\u{1b}[31mred");
+        sim.despawn_ship(e);
+        let events: Vec<_> = sim.drain_events().collect();
+        assert_eq!(
+            events,
+            vec![
+                GameEvent::Joined(PlayerInfo {
+                    id,
+                    name: "[31mred".into()
+                }),
+                GameEvent::Left { id }
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_or_duplicate_inputs_are_ignored() {
+        let mut sim = sim();
+        let (e, _) = sim.spawn_ship("a");
+        sim.push_input(
+            e,
+            InputFrame {
+                seq: 5,
+                ..Default::default()
+            },
+        );
+        sim.push_input(
+            e,
+            InputFrame {
+                seq: 5,
+                ..Default::default()
+            },
+        );
+        sim.push_input(
+            e,
+            InputFrame {
+                seq: 3,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            sim.world_mut().get::<Pilot>(e).map(|p| p.queue.len()),
+            Some(1)
+        );
+    }
+}
