@@ -8,4 +8,135 @@
 //! - [`config`]: flags; [`metrics`]: counters and tick timings.
 
 pub mod config;
+pub mod mailbox;
+pub mod metrics;
+pub mod net;
+pub mod replication;
+pub mod room;
 pub mod sim;
+
+use crate::config::Config;
+use crate::metrics::ServerStats;
+use crate::net::http::{AppState, router};
+use crate::replication::View;
+use crate::room::RoomSettings;
+use crate::room::runner::RoomThread;
+use crate::sim::SimSettings;
+use anyhow::Context;
+use arena_protocol::rules::Arena;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for connections to flush their close frames.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A server running in this process: its address, counters and the means to stop it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stats: Arc<ServerStats>,
+    shutdown: CancellationToken,
+    http: JoinHandle<()>,
+    room: RoomThread,
+    app: Arc<AppState>,
+}
+
+impl RunningServer {
+    /// The address it listens on (useful after binding port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's counters.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
+    }
+
+    /// The WebSocket URL of the game.
+    #[must_use]
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Stops accepting, says goodbye to every client with a close frame, and waits (at most
+    /// [`SHUTDOWN_GRACE`]) for the connections to finish.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let room = self.room;
+        // Joining the room thread blocks; it returns within one tick.
+        let _ = tokio::task::spawn_blocking(move || room.stop()).await;
+        self.app.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.app.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.http).await;
+    }
+}
+
+/// Binds `config.bind`, starts the room thread and the HTTP server, and returns at once.
+pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let arena = Arena {
+        width: config.arena_size as f32,
+        height: config.arena_size as f32,
+    };
+    let tick_hz = config.tick_hz;
+    let settings = RoomSettings {
+        sim: SimSettings {
+            tick_hz,
+            arena,
+            orbs: config.orbs,
+            seed: config.seed.unwrap_or_else(rand::random),
+        },
+        view: View {
+            half_width: config.view_width as f32 / 2.0,
+            half_height: config.view_height as f32 / 2.0,
+        },
+        max_clients: config.max_clients,
+        slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil()
+            as u32,
+    };
+    let stats = Arc::new(ServerStats::default());
+    let (inbox, room) =
+        room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
+    let shutdown = CancellationToken::new();
+    let app = Arc::new(AppState::new(
+        inbox,
+        stats.clone(),
+        tick_hz,
+        shutdown.clone(),
+    ));
+    let web_root = config.web_root();
+    if !web_root.join("pkg/arena_wasm.wasm").exists() {
+        tracing::warn!(web_root = %web_root.display(), "the web client's wasm module is missing: run `scripts/build-web.sh`");
+    }
+    let app_router = router(app.clone(), web_root);
+    let stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(listener, app_router)
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(%addr, tick_hz, "arena listening");
+    Ok(RunningServer {
+        addr,
+        stats,
+        shutdown,
+        http,
+        room,
+        app,
+    })
+}

@@ -1,1 +1,44 @@
-fn main() {}
+//! `arena-server`: runs one Arena room and serves the browser client, `/ws` and `/healthz` on one
+//! port until Ctrl-C or SIGTERM, then closes every connection with a reason and exits 0.
+
+use anyhow::Context;
+use arena_server::config::Config;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    tracing::info!(?config, "starting");
+    let server = arena_server::start(&config).await?;
+    println!(
+        "Arena is running: open http://{}/ in a browser (Ctrl-C to stop)",
+        server.local_addr()
+    );
+    wait_for_signal()
+        .await
+        .context("cannot listen for shutdown signals")?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

@@ -1,0 +1,252 @@
+//! One WebSocket connection: a reader that checks and forwards what the client sends, and a
+//! writer that drains the client's [`Mailbox`]. Nothing a client sends can panic the server: every
+//! bad frame ends that one connection with a `Bye` and a close frame saying why.
+
+use crate::mailbox::{Batch, Closing, Mailbox};
+use crate::metrics::ServerStats;
+use crate::net::http::{AppState, HANDSHAKE_TIMEOUT};
+use crate::net::rate::RateLimit;
+use crate::room::{ClientId, RoomCommand};
+use arena_protocol::codec::encode_server_into;
+use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_client};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
+use tracing::Instrument;
+
+/// How long the writer may take to flush its last frames once the connection is ending.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+fn bye(reason: ByeReason, message: impl Into<String>) -> Bye {
+    Bye {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// Serves one upgraded connection until it ends.
+pub async fn run<S>(ws: WebSocketStream<S>, client: ClientId, app: Arc<AppState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let span = tracing::debug_span!("conn", client = client.0);
+    async move {
+        app.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let (sink, stream) = ws.split();
+        let mailbox = Arc::new(Mailbox::default());
+        let writer = write_loop(sink, mailbox.clone(), app.stats.clone());
+        tokio::pin!(writer);
+        let reader = read_loop(stream, client, &mailbox, &app);
+        let joined = tokio::select! {
+            outcome = reader => {
+                match outcome.bye {
+                    Some(b) => {
+                        tracing::debug!(reason = b.reason.label(), message = %b.message, "closing connection");
+                        app.stats.count_close(b.reason.label());
+                        mailbox.close(Closing::Bye(b));
+                    }
+                    None => mailbox.close(Closing::Quietly),
+                }
+                let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+                outcome.joined
+            }
+            // The writer ended first: the room closed us, or the socket failed. Telling the room
+            // we left is harmless if we never joined.
+            () = &mut writer => true,
+        };
+        if joined {
+            app.inbox.leave(client);
+        }
+        app.stats.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+    .instrument(span)
+    .await;
+}
+
+struct ReadOutcome {
+    joined: bool,
+    bye: Option<Bye>,
+}
+
+async fn read_loop<S>(
+    mut stream: SplitStream<WebSocketStream<S>>,
+    client: ClientId,
+    mailbox: &Arc<Mailbox>,
+    app: &AppState,
+) -> ReadOutcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let not_joined = |bye| ReadOutcome { joined: false, bye };
+    let first = tokio::select! {
+        () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
+        first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(&mut stream, &app.stats)) => first,
+    };
+    let hello = match first {
+        Err(_) => {
+            return not_joined(Some(bye(
+                ByeReason::HandshakeTimeout,
+                "no Hello within 5 s",
+            )));
+        }
+        Ok(Frame::Gone) => return not_joined(None),
+        Ok(Frame::Bad(b)) => return not_joined(Some(b)),
+        Ok(Frame::Binary(bytes)) => match decode_client(&bytes) {
+            Ok(ClientMsg::Hello(hello)) => hello,
+            Ok(_) => {
+                return not_joined(Some(bye(
+                    ByeReason::Malformed,
+                    "the first message must be Hello",
+                )));
+            }
+            Err(e) => {
+                return not_joined(Some(bye(ByeReason::Malformed, format!("bad Hello: {e}"))));
+            }
+        },
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        let message = format!(
+            "protocol version {} is not the server's {PROTOCOL_VERSION}",
+            hello.protocol_version
+        );
+        return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
+    }
+    app.inbox.join(RoomCommand::Join {
+        client,
+        name: hello.name,
+        mailbox: mailbox.clone(),
+    });
+    let joined = |bye| ReadOutcome { joined: true, bye };
+
+    // Clients send one input per tick plus a ping a second; allow twice that with a burst.
+    let rate = 2.0 * f64::from(app.tick_hz) + 10.0;
+    let mut limit = RateLimit::new(rate, rate, Instant::now());
+    let mut buf = Vec::new();
+    loop {
+        let bytes = match next_binary(&mut stream, &app.stats).await {
+            Frame::Binary(bytes) => bytes,
+            Frame::Gone => return joined(None),
+            Frame::Bad(b) => return joined(Some(b)),
+        };
+        if !limit.allow(Instant::now()) {
+            return joined(Some(bye(
+                ByeReason::InputFlood,
+                format!("more than {rate} messages per second"),
+            )));
+        }
+        match decode_client(&bytes) {
+            Ok(ClientMsg::Input(input)) => app.inbox.input(client, input),
+            Ok(ClientMsg::Ping { t }) => {
+                encode_server_into(&ServerMsg::Pong { t }, &mut buf);
+                if mailbox.send_reliable(Bytes::copy_from_slice(&buf)).is_err() {
+                    return joined(Some(bye(ByeReason::TooSlow, "too many unread messages")));
+                }
+            }
+            Ok(ClientMsg::Hello(_)) => {
+                return joined(Some(bye(ByeReason::Malformed, "Hello sent twice")));
+            }
+            Err(e) => return joined(Some(bye(ByeReason::Malformed, e.to_string()))),
+        }
+    }
+}
+
+enum Frame {
+    Binary(Bytes),
+    Gone,
+    Bad(Bye),
+}
+
+async fn next_binary<S>(stream: &mut SplitStream<WebSocketStream<S>>, stats: &ServerStats) -> Frame
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match stream.next().await {
+            None | Some(Ok(Message::Close(_))) => return Frame::Gone,
+            Some(Ok(Message::Binary(bytes))) => {
+                ServerStats::add(&stats.bytes_received, bytes.len() as u64);
+                return Frame::Binary(bytes);
+            }
+            Some(Ok(Message::Text(_))) => {
+                return Frame::Bad(bye(
+                    ByeReason::Malformed,
+                    "text frames are not part of the protocol",
+                ));
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            Some(Err(WsError::Capacity(e))) => {
+                return Frame::Bad(bye(ByeReason::Malformed, format!("frame too large: {e}")));
+            }
+            Some(Err(WsError::Protocol(e))) => {
+                return Frame::Bad(bye(
+                    ByeReason::Malformed,
+                    format!("websocket protocol error: {e}"),
+                ));
+            }
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "read failed");
+                return Frame::Gone;
+            }
+        }
+    }
+}
+
+async fn write_loop<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    mailbox: Arc<Mailbox>,
+    stats: Arc<ServerStats>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut batch = Batch::default();
+    let mut buf = Vec::new();
+    loop {
+        mailbox.wait().await;
+        mailbox.take(&mut batch);
+        let mut bytes = 0;
+        for frame in batch.frames.drain(..) {
+            bytes += frame.len() as u64;
+            if sink.feed(Message::Binary(frame)).await.is_err() {
+                return;
+            }
+        }
+        ServerStats::add(&stats.bytes_sent, bytes);
+        match batch.closing.take() {
+            None => {
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+            Some(Closing::Quietly) => {
+                let _ = sink.close().await;
+                return;
+            }
+            Some(Closing::Bye(b)) => {
+                encode_server_into(&ServerMsg::Bye(b.clone()), &mut buf);
+                let _ = sink
+                    .feed(Message::Binary(Bytes::copy_from_slice(&buf)))
+                    .await;
+                // A close frame's reason may hold at most 123 bytes.
+                let mut end = b.message.len().min(120);
+                while !b.message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let reason = &b.message[..end];
+                let frame = CloseFrame {
+                    code: CloseCode::from(b.reason.close_code()),
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                let _ = sink.close().await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! A room: one simulation, its members and their mailboxes. This is the one narrow place where
+//! the network side (commands in, [`Mailbox`]es out) meets the simulation.
+//!
+//! [`Room`] itself is sans-IO: the thread in [`runner`] calls [`Room::handle`],
+//! [`Room::simulate`] and [`Room::replicate`] on its clock, and tests or benches can call them
+//! directly with mailboxes they read themselves.
+
+pub mod runner;
+
+use crate::mailbox::{Closing, Mailbox};
+use crate::metrics::ServerStats;
+use crate::replication::{Replicator, View};
+use crate::sim::components::Pilot;
+use crate::sim::{Sim, SimSettings};
+use arena_protocol::codec::encode_server_into;
+use arena_protocol::{
+    Bye, ByeReason, GameEvent, InputFrame, NetId, ScoreEntry, Scoreboard, ServerMsg, Welcome,
+};
+use bevy_ecs::entity::Entity;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio_tungstenite::tungstenite::Bytes;
+
+/// Identifies one connection for as long as it lives; assigned by the network side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub u64);
+
+/// What the network side tells a room.
+pub enum RoomCommand {
+    /// A client finished its handshake and wants a ship.
+    Join {
+        /// The connection.
+        client: ClientId,
+        /// Requested display name (the room sanitizes it).
+        name: String,
+        /// Where the room puts this client's frames.
+        mailbox: Arc<Mailbox>,
+    },
+    /// One input of a client.
+    Input {
+        /// The connection.
+        client: ClientId,
+        /// The input.
+        input: InputFrame,
+    },
+    /// The connection ended.
+    Leave {
+        /// The connection.
+        client: ClientId,
+    },
+}
+
+/// Fixed settings of a room.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomSettings {
+    /// The simulation's settings.
+    pub sim: SimSettings,
+    /// What each client sees around its ship.
+    pub view: View,
+    /// Most members at once.
+    pub max_clients: u32,
+    /// Consecutive snapshots a client may leave untaken before it is closed as too slow.
+    pub slow_client_ticks: u32,
+}
+
+struct Member {
+    entity: Entity,
+    id: NetId,
+    mailbox: Arc<Mailbox>,
+    untaken_in_row: u32,
+}
+
+/// One room's simulation, members and replication.
+pub struct Room {
+    settings: RoomSettings,
+    sim: Sim,
+    replicator: Replicator,
+    members: HashMap<ClientId, Member>,
+    stats: Arc<ServerStats>,
+    buf: Vec<u8>,
+    scoreboard: Scoreboard,
+    leaving: Vec<(ClientId, ByeReason, &'static str)>,
+}
+
+impl Room {
+    /// A room at tick 0 with no members.
+    #[must_use]
+    pub fn new(settings: RoomSettings, stats: Arc<ServerStats>) -> Room {
+        let mut sim = Sim::new(settings.sim);
+        let replicator = Replicator::new(sim.world_mut(), settings.sim.arena, settings.view);
+        Room {
+            settings,
+            sim,
+            replicator,
+            members: HashMap::new(),
+            stats,
+            buf: Vec::new(),
+            scoreboard: Scoreboard::default(),
+            leaving: Vec::new(),
+        }
+    }
+
+    /// Members now.
+    #[must_use]
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The simulation, for tests and benches.
+    pub fn sim_mut(&mut self) -> &mut Sim {
+        &mut self.sim
+    }
+
+    fn frame(&mut self, msg: &ServerMsg) -> Bytes {
+        encode_server_into(msg, &mut self.buf);
+        Bytes::copy_from_slice(&self.buf)
+    }
+
+    /// Applies one command from the network side.
+    pub fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join {
+                client,
+                name,
+                mailbox,
+            } => self.join(client, &name, mailbox),
+            RoomCommand::Input { client, input } => {
+                if let Some(m) = self.members.get(&client) {
+                    self.sim.push_input(m.entity, input);
+                }
+            }
+            RoomCommand::Leave { client } => {
+                if let Some(m) = self.members.remove(&client) {
+                    self.sim.despawn_ship(m.entity);
+                }
+            }
+        }
+        self.stats
+            .clients
+            .store(self.members.len() as u64, Ordering::Relaxed);
+    }
+
+    fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>) {
+        if self.members.len() >= self.settings.max_clients as usize {
+            let message = format!("the room is full ({} players)", self.settings.max_clients);
+            mailbox.close(Closing::Bye(Bye {
+                reason: ByeReason::ServerFull,
+                message,
+            }));
+            self.stats.count_close(ByeReason::ServerFull.label());
+            return;
+        }
+        let (entity, id) = self.sim.spawn_ship(name);
+        let view = self.settings.view;
+        let welcome = ServerMsg::Welcome(Welcome {
+            your_id: id,
+            tick_hz: self.settings.sim.tick_hz,
+            tick: self.sim.tick(),
+            arena_width: self.settings.sim.arena.width as u32,
+            arena_height: self.settings.sim.arena.height as u32,
+            view_half_width: view.half_width as u32,
+            view_half_height: view.half_height as u32,
+            players: self.sim.players(),
+        });
+        let frame = self.frame(&welcome);
+        // A fresh mailbox has room for any welcome below the backlog limit.
+        let _ = mailbox.send_reliable(frame);
+        self.members.insert(
+            client,
+            Member {
+                entity,
+                id,
+                mailbox,
+                untaken_in_row: 0,
+            },
+        );
+    }
+
+    /// Simulates one tick and sends its events (joins, leaves, kills) to every member.
+    pub fn simulate(&mut self) {
+        self.sim.step();
+        ServerStats::add(&self.stats.ticks, 1);
+        let events: Vec<GameEvent> = self.sim.drain_events().collect();
+        for event in events {
+            let frame = self.frame(&ServerMsg::Event(event));
+            self.broadcast(&frame);
+        }
+        self.close_leaving();
+    }
+
+    fn broadcast(&mut self, frame: &Bytes) {
+        for (client, m) in &self.members {
+            if m.mailbox.send_reliable(frame.clone()).is_err() {
+                self.leaving
+                    .push((*client, ByeReason::TooSlow, "too many unread events"));
+            }
+        }
+    }
+
+    fn close_leaving(&mut self) {
+        for (client, reason, why) in std::mem::take(&mut self.leaving) {
+            if let Some(m) = self.members.remove(&client) {
+                m.mailbox.close(Closing::Bye(Bye {
+                    reason,
+                    message: why.to_owned(),
+                }));
+                self.stats.count_close(reason.label());
+                self.sim.despawn_ship(m.entity);
+            }
+        }
+        self.stats
+            .clients
+            .store(self.members.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Captures the world once and hands every member its snapshot; once a second, the
+    /// scoreboard too if it changed. Members that leave too many snapshots untaken are closed.
+    pub fn replicate(&mut self) {
+        let tick = self.sim.tick();
+        self.replicator.capture(self.sim.world_mut(), tick);
+        let world = self.sim.world_mut();
+        let (mut sent, mut dropped) = (0, 0);
+        for (client, m) in &mut self.members {
+            let ack = world.get::<Pilot>(m.entity).map_or(0, |p| p.ack_seq);
+            let frame = Bytes::copy_from_slice(self.replicator.encode_for(m.id, ack));
+            sent += 1;
+            if m.mailbox.offer_snapshot(frame) {
+                dropped += 1;
+                m.untaken_in_row += 1;
+                if m.untaken_in_row > self.settings.slow_client_ticks {
+                    self.leaving.push((
+                        *client,
+                        ByeReason::TooSlow,
+                        "snapshots were not read in time",
+                    ));
+                }
+            } else {
+                m.untaken_in_row = 0;
+            }
+        }
+        ServerStats::add(&self.stats.snapshots_sent, sent);
+        ServerStats::add(&self.stats.snapshots_dropped, dropped);
+        if tick.0 % u32::from(self.settings.sim.tick_hz) == 0 {
+            self.send_scoreboard();
+        }
+        self.close_leaving();
+    }
+
+    fn send_scoreboard(&mut self) {
+        let mut top: Vec<ScoreEntry> = self
+            .members
+            .values()
+            .filter_map(|m| self.replicator.ship(m.id))
+            .map(|s| ScoreEntry {
+                id: s.id,
+                score: s.score,
+            })
+            .collect();
+        top.sort_unstable_by(|a, b| b.score.cmp(&a.score).then(a.id.cmp(&b.id)));
+        top.truncate(10);
+        let board = Scoreboard {
+            players_online: self.members.len() as u32,
+            top,
+        };
+        if board != self.scoreboard {
+            let frame = self.frame(&ServerMsg::Scoreboard(board.clone()));
+            self.scoreboard = board;
+            self.broadcast(&frame);
+        }
+    }
+
+    /// Says goodbye to every member (the server is shutting down).
+    pub fn close_all(&mut self, reason: ByeReason, message: &str) {
+        for (_, m) in self.members.drain() {
+            m.mailbox.close(Closing::Bye(Bye {
+                reason,
+                message: message.to_owned(),
+            }));
+            self.stats.count_close(reason.label());
+        }
+        self.stats.clients.store(0, Ordering::Relaxed);
+    }
+}
