@@ -1,0 +1,253 @@
+//! How a bot plays: from its mirror of the world to the buttons and aim of its next input.
+//! Pure functions of the mirror and the bot's own random numbers, so they are tested without
+//! sockets.
+
+use crate::mirror::{WorldMirror, position};
+use arena_protocol::quantize::angle_to_wire;
+use arena_protocol::rules::Buttons;
+use rand::RngExt;
+use rand_pcg::Pcg64Mcg;
+use serde::Serialize;
+
+/// A bot's way of playing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Behaviour {
+    /// Roam between random points; shoot at ships that come close.
+    Wander,
+    /// Hunt the nearest ship, keep at firing range, shoot.
+    Chase,
+    /// Send empty inputs: connected, never moving.
+    Idle,
+    /// Each bot picks wander, chase or idle at random (60/30/10).
+    Mixed,
+}
+
+/// Buttons pressed on every input, for tests that steer a ship a known way.
+pub type FixedButtons = u8;
+
+/// Per-bot decision state.
+#[derive(Clone, Debug)]
+pub struct Brain {
+    style: Style,
+    rng: Pcg64Mcg,
+    target: Option<(f32, f32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Style {
+    Wander,
+    Chase,
+    Idle,
+    Fixed(u8),
+}
+
+/// Distance within which bots open fire.
+const FIRE_RANGE: f32 = 650.0;
+/// Distance a chasing bot tries to keep from its prey.
+const CHASE_KEEP: f32 = 250.0;
+
+impl Brain {
+    /// A brain playing `behaviour` (a mixed one picks its style now) with its own random numbers.
+    #[must_use]
+    pub fn new(behaviour: Behaviour, mut rng: Pcg64Mcg) -> Brain {
+        let style = match behaviour {
+            Behaviour::Wander => Style::Wander,
+            Behaviour::Chase => Style::Chase,
+            Behaviour::Idle => Style::Idle,
+            Behaviour::Mixed => match rng.random_range(0..10) {
+                0..6 => Style::Wander,
+                6..9 => Style::Chase,
+                _ => Style::Idle,
+            },
+        };
+        Brain {
+            style,
+            rng,
+            target: None,
+        }
+    }
+
+    /// A brain that always presses `buttons` and aims along +x.
+    #[must_use]
+    pub fn fixed(buttons: FixedButtons) -> Brain {
+        Brain {
+            style: Style::Fixed(buttons),
+            rng: Pcg64Mcg::new(0),
+            target: None,
+        }
+    }
+
+    /// The buttons and aim for the next input.
+    pub fn decide(&mut self, world: &WorldMirror) -> (Buttons, u16) {
+        let Some(me) = world.me() else {
+            return (Buttons(0), 0);
+        };
+        let here = position(me);
+        let nearest = world
+            .others()
+            .filter(|s| s.alive())
+            .map(|s| {
+                let p = position(s);
+                (p, (p.0 - here.0).hypot(p.1 - here.1))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        match self.style {
+            Style::Idle => (Buttons(0), 0),
+            Style::Fixed(b) => (Buttons(b), 0),
+            Style::Chase => match nearest {
+                Some((prey, dist)) => {
+                    let aim = aim_at(here, prey);
+                    let mut buttons = if dist > CHASE_KEEP {
+                        steer_towards(here, prey)
+                    } else {
+                        0
+                    };
+                    if dist < FIRE_RANGE {
+                        buttons |= Buttons::FIRE;
+                    }
+                    (Buttons(buttons), aim)
+                }
+                None => self.roam(world, here),
+            },
+            Style::Wander => {
+                let (Buttons(mut buttons), mut aim) = self.roam(world, here);
+                if let Some((other, dist)) = nearest
+                    && dist < FIRE_RANGE * 0.7
+                {
+                    aim = aim_at(here, other);
+                    buttons |= Buttons::FIRE;
+                }
+                (Buttons(buttons), aim)
+            }
+        }
+    }
+
+    fn roam(&mut self, world: &WorldMirror, here: (f32, f32)) -> (Buttons, u16) {
+        let reached = self
+            .target
+            .is_none_or(|t| (t.0 - here.0).hypot(t.1 - here.1) < 60.0);
+        if reached || self.rng.random_range(0..300) == 0 {
+            let (w, h) = world.arena;
+            self.target = Some((
+                self.rng.random_range(50.0..w.max(51.0) - 50.0),
+                self.rng.random_range(50.0..h.max(51.0) - 50.0),
+            ));
+        }
+        let target = self.target.unwrap_or(here);
+        (Buttons(steer_towards(here, target)), aim_at(here, target))
+    }
+}
+
+fn aim_at(from: (f32, f32), to: (f32, f32)) -> u16 {
+    angle_to_wire((to.1 - from.1).atan2(to.0 - from.0))
+}
+
+/// The move keys that push a ship from `from` towards `to` (axes within 20 units are left alone).
+fn steer_towards(from: (f32, f32), to: (f32, f32)) -> u8 {
+    let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+    let mut b = 0;
+    if dx > 20.0 {
+        b |= Buttons::RIGHT;
+    } else if dx < -20.0 {
+        b |= Buttons::LEFT;
+    }
+    if dy > 20.0 {
+        b |= Buttons::DOWN;
+    } else if dy < -20.0 {
+        b |= Buttons::UP;
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arena_protocol::quantize::pos_to_wire;
+    use arena_protocol::{NetId, ShipState, Snapshot};
+
+    fn ship(id: u32, x: f32, y: f32) -> ShipState {
+        ShipState {
+            id: NetId(id),
+            x: pos_to_wire(x),
+            y: pos_to_wire(y),
+            hp: 100,
+            flags: ShipState::ALIVE,
+            ..Default::default()
+        }
+    }
+
+    fn world(ships: Vec<ShipState>) -> WorldMirror {
+        let mut w = WorldMirror {
+            my_id: NetId(1),
+            tick_hz: 30,
+            arena: (4000.0, 4000.0),
+            ..Default::default()
+        };
+        w.apply_snapshot(Snapshot {
+            ships,
+            ..Default::default()
+        });
+        w
+    }
+
+    #[test]
+    fn a_chaser_closes_in_and_fires_at_the_nearest_ship() {
+        let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
+        let w = world(vec![
+            ship(1, 1000.0, 1000.0),
+            ship(2, 1500.0, 1000.0),
+            ship(3, 3000.0, 3000.0),
+        ]);
+        let (buttons, aim) = brain.decide(&w);
+        assert!(
+            buttons.has(Buttons::RIGHT) && buttons.has(Buttons::FIRE),
+            "should move right and fire, got {buttons:?}"
+        );
+        assert_eq!(aim, 0, "ship 2 lies along +x");
+    }
+
+    #[test]
+    fn a_chaser_holds_its_distance_when_close() {
+        let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
+        let w = world(vec![ship(1, 1000.0, 1000.0), ship(2, 1000.0, 1100.0)]);
+        let (buttons, aim) = brain.decide(&w);
+        assert_eq!(
+            buttons,
+            Buttons(Buttons::FIRE),
+            "close enough: fire without moving"
+        );
+        assert_eq!(aim, 16384, "ship 2 lies along +y, a quarter turn");
+    }
+
+    #[test]
+    fn a_wanderer_heads_for_its_target_and_ignores_far_ships() {
+        let mut brain = Brain::new(Behaviour::Wander, Pcg64Mcg::new(9));
+        let w = world(vec![ship(1, 2000.0, 2000.0), ship(2, 3900.0, 3900.0)]);
+        let (buttons, _) = brain.decide(&w);
+        assert!(!buttons.has(Buttons::FIRE), "nobody in range: no fire");
+        assert_ne!(buttons.0, 0, "a wanderer should be moving somewhere");
+    }
+
+    #[test]
+    fn idle_and_fixed_do_what_they_say() {
+        let w = world(vec![ship(1, 10.0, 10.0), ship(2, 20.0, 20.0)]);
+        assert_eq!(
+            Brain::new(Behaviour::Idle, Pcg64Mcg::new(1)).decide(&w),
+            (Buttons(0), 0)
+        );
+        assert_eq!(
+            Brain::fixed(Buttons::LEFT).decide(&w),
+            (Buttons(Buttons::LEFT), 0)
+        );
+    }
+
+    #[test]
+    fn without_an_own_ship_a_bot_does_nothing() {
+        let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
+        assert_eq!(
+            brain.decide(&world(vec![ship(2, 0.0, 0.0)])),
+            (Buttons(0), 0)
+        );
+    }
+}
