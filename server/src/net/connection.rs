@@ -39,11 +39,11 @@ where
     let span = tracing::debug_span!("conn", client = client.0);
     async move {
         app.stats.connections.fetch_add(1, Ordering::Relaxed);
-        let (sink, stream) = ws.split();
+        let (sink, mut stream) = ws.split();
         let mailbox = Arc::new(Mailbox::default());
         let writer = write_loop(sink, mailbox.clone(), app.stats.clone());
         tokio::pin!(writer);
-        let reader = read_loop(stream, client, &mailbox, &app);
+        let reader = read_loop(&mut stream, client, &mailbox, &app);
         let joined = tokio::select! {
             outcome = reader => {
                 match outcome.bye {
@@ -54,7 +54,14 @@ where
                     }
                     None => mailbox.close(Closing::Quietly),
                 }
-                let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+                // Let the writer send its close frame, then read on until the peer answers it:
+                // closing a socket with unread input makes the kernel send a reset, which can
+                // destroy the close frame before the client reads it.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    (&mut writer).await;
+                    while let Some(Ok(_)) = stream.next().await {}
+                })
+                .await;
                 outcome.joined
             }
             // The writer ended first: the room closed us, or the socket failed. Telling the room
@@ -76,7 +83,7 @@ struct ReadOutcome {
 }
 
 async fn read_loop<S>(
-    mut stream: SplitStream<WebSocketStream<S>>,
+    stream: &mut SplitStream<WebSocketStream<S>>,
     client: ClientId,
     mailbox: &Arc<Mailbox>,
     app: &AppState,
@@ -87,7 +94,7 @@ where
     let not_joined = |bye| ReadOutcome { joined: false, bye };
     let first = tokio::select! {
         () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
-        first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(&mut stream, &app.stats)) => first,
+        first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(stream, &app.stats)) => first,
     };
     let hello = match first {
         Err(_) => {
@@ -130,7 +137,7 @@ where
     let mut limit = RateLimit::new(rate, rate, Instant::now());
     let mut buf = Vec::new();
     loop {
-        let bytes = match next_binary(&mut stream, &app.stats).await {
+        let bytes = match next_binary(stream, &app.stats).await {
             Frame::Binary(bytes) => bytes,
             Frame::Gone => return joined(None),
             Frame::Bad(b) => return joined(Some(b)),

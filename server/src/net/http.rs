@@ -58,20 +58,25 @@ impl AppState {
     }
 }
 
+/// Largest WebSocket message tungstenite reads from a client before giving up on the connection.
+pub const MAX_WS_MESSAGE: usize = 16 * 1024;
+
 /// How long a client has to send its `Hello` after the upgrade.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// tungstenite settings for game connections: small buffers (the defaults of 128 KiB each per
 /// connection would dominate the server's memory) and a message limit far below the default
-/// 64 MiB, since no client message is larger than a few hundred bytes.
+/// 64 MiB. The limit is still well above the codec's own (no client message is larger than a few
+/// hundred bytes), so that a merely oversized message is read whole and answered with an orderly
+/// close, and only absurd frames are cut off at the header.
 #[must_use]
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(4 * 1024 * 1024)
-        .max_message_size(Some(1024))
-        .max_frame_size(Some(1024))
+        .max_message_size(Some(MAX_WS_MESSAGE))
+        .max_frame_size(Some(MAX_WS_MESSAGE))
 }
 
 /// The router for the one port.
