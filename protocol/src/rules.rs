@@ -143,12 +143,14 @@ pub fn step_ship(m: ShipMotion, buttons: Buttons, dt: f32, arena: Arena) -> Ship
     let mut y = m.y + vy * dt;
     let (lo_x, hi_x) = (SHIP_RADIUS, arena.width - SHIP_RADIUS);
     let (lo_y, hi_y) = (SHIP_RADIUS, arena.height - SHIP_RADIUS);
+    // `max`/`min` rather than `clamp`: same result for finite values, but no panic on an arena
+    // narrower than a ship, and no float-formatting panic message bloating the wasm build.
     if x < lo_x || x > hi_x {
-        x = x.clamp(lo_x, hi_x);
+        x = x.max(lo_x).min(hi_x);
         vx = 0.0;
     }
     if y < lo_y || y > hi_y {
-        y = y.clamp(lo_y, hi_y);
+        y = y.max(lo_y).min(hi_y);
         vy = 0.0;
     }
     ShipMotion {

@@ -8,7 +8,7 @@ use glam::Vec2;
 
 /// Most inputs a client may have waiting; past this the oldest are dropped so its input delay
 /// stays bounded (the client reconciles from the acknowledged sequence number).
-pub const MAX_QUEUED_INPUTS: usize = 8;
+pub const MAX_QUEUED_INPUTS: usize = 16;
 
 /// Takes the next queued input of every pilot (or repeats the last one when none arrived).
 pub fn apply_inputs(mut pilots: Query<(&mut Pilot, &mut Ship)>) {
