@@ -1,1 +1,24 @@
-fn main() {}
+//! `tick/…`: one whole server tick in memory (apply every member's input, simulate, replicate,
+//! hand snapshots to mailboxes), swept over the number of members.
+//!
+//! Expected scaling: simulation is linear in ships and projectiles; replication is linear in
+//! members × entities visible to each, so in a fixed 4000 × 4000 arena it grows faster than
+//! linearly as the arena gets crowded.
+
+use arena_benches::BenchRoom;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+fn tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick");
+    group.sample_size(20);
+    for clients in [100u32, 500, 2000] {
+        let mut room = BenchRoom::new(clients, 4000.0);
+        group.bench_function(BenchmarkId::new("full", clients), |b| {
+            b.iter(|| room.tick())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tick);
+criterion_main!(benches);

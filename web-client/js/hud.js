@@ -1,0 +1,100 @@
+// @ts-check
+/**
+ * The DOM overlay: ping, fps, kbps down, tick and players online; the top-10 scoreboard with
+ * names; the kill feed; the connection status line; the "dead — respawning" overlay. Writes only
+ * `textContent` (names come from other players) and only when something changed.
+ */
+
+const STATS_EVERY_MS = 250;
+
+/**
+ * @typedef {object} HudInfo
+ * @property {number | null} pingMs
+ * @property {number} fps
+ * @property {number} kbpsDown
+ * @property {number | null} tick
+ * @property {number} playersOnline
+ * @property {{ name: string, score: number, mine: boolean }[]} top
+ * @property {number} scoreboardVersion
+ * @property {{ killer: string, victim: string, mine: boolean }[]} kills
+ * @property {number} killsVersion
+ * @property {number | null} respawnInS  seconds to respawn while dead, null while alive
+ * @property {number} myScore
+ * @property {string} status  connection status, empty when all is well
+ */
+
+export class Hud {
+  /** @param {Document} doc */
+  constructor(doc) {
+    const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (doc.getElementById(id));
+    this.doc = doc;
+    this.stats = el('stats');
+    this.board = el('board-list');
+    this.online = el('online');
+    this.killfeed = el('killfeed');
+    this.status = el('status');
+    this.death = el('death');
+    this.deathCount = el('death-count');
+    this.lastStats = -Infinity;
+    this.boardVersion = -1;
+    this.killsVersion = -1;
+    this.lastStatus = '';
+    this.lastDeath = '';
+  }
+
+  /**
+   * @param {HudInfo} info
+   * @param {number} now  ms
+   */
+  update(info, now) {
+    if (now - this.lastStats >= STATS_EVERY_MS) {
+      this.lastStats = now;
+      const ping = info.pingMs === null ? '–' : `${Math.round(info.pingMs)} ms`;
+      this.stats.textContent =
+        `ping ${ping}  ·  ${Math.round(info.fps)} fps  ·  ${info.kbpsDown.toFixed(1)} kbps\n` +
+        `tick ${info.tick ?? '–'}  ·  ${info.playersOnline} online  ·  score ${info.myScore}`;
+    }
+    if (info.scoreboardVersion !== this.boardVersion) {
+      this.boardVersion = info.scoreboardVersion;
+      this.board.replaceChildren(
+        ...info.top.slice(0, 10).map((row) => {
+          const li = this.doc.createElement('li');
+          if (row.mine) li.className = 'mine';
+          const name = this.doc.createElement('span');
+          name.textContent = row.name;
+          const score = this.doc.createElement('b');
+          score.textContent = String(row.score);
+          li.append(name, score);
+          return li;
+        }),
+      );
+      this.online.textContent = `${info.playersOnline} online`;
+    }
+    if (info.killsVersion !== this.killsVersion) {
+      this.killsVersion = info.killsVersion;
+      this.killfeed.replaceChildren(
+        ...info.kills.map((k) => {
+          const li = this.doc.createElement('li');
+          if (k.mine) li.className = 'mine';
+          const killer = this.doc.createElement('b');
+          killer.textContent = k.killer;
+          const victim = this.doc.createElement('b');
+          victim.textContent = k.victim;
+          li.append(killer, ' ✕ ', victim);
+          return li;
+        }),
+      );
+    }
+    if (info.status !== this.lastStatus) {
+      this.lastStatus = info.status;
+      this.status.textContent = info.status;
+      this.status.hidden = info.status === '';
+    }
+    const death = info.respawnInS === null ? '' : `respawning in ${Math.max(0, info.respawnInS).toFixed(1)} s`;
+    if (death !== this.lastDeath) {
+      this.lastDeath = death;
+      this.death.hidden = death === '';
+      this.deathCount.textContent = death;
+    }
+  }
+}
