@@ -28,7 +28,7 @@ pub fn snapshot(ships: u32, orbs: u32) -> Snapshot {
         id: NetId(ships + i + 1),
         x: ((i * 6007) % 64_000) as i32,
         y: ((i * 3001) % 64_000) as i32,
-        kind: if i % 3 == 0 {
+        kind: if i.is_multiple_of(3) {
             OrbKind::Heal
         } else {
             OrbKind::Score
@@ -104,7 +104,7 @@ impl BenchRoom {
         for i in 0..self.mailboxes.len() {
             let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT]
                 [(i + self.seq as usize / 30) % 4];
-            let fire = if (i as u32 + self.seq) % 10 == 0 {
+            let fire = if (i as u32 + self.seq).is_multiple_of(10) {
                 Buttons::FIRE
             } else {
                 0

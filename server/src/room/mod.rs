@@ -241,7 +241,7 @@ impl Room {
         }
         ServerStats::add(&self.stats.snapshots_sent, sent);
         ServerStats::add(&self.stats.snapshots_dropped, dropped);
-        if tick.0 % u32::from(self.settings.sim.tick_hz) == 0 {
+        if tick.0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
             self.send_scoreboard();
         }
         self.close_leaving();

@@ -106,7 +106,7 @@ impl Sim {
 
         let mut sim = Sim { world, schedule };
         for i in 0..settings.orbs {
-            let kind = if i % 3 == 0 {
+            let kind = if i.is_multiple_of(3) {
                 OrbKind::Heal
             } else {
                 OrbKind::Score
@@ -289,10 +289,8 @@ mod tests {
         place(&mut sim, victim, 1300.0, 1000.0);
         let shots_to_kill = 100u32.div_ceil(u32::from(PROJECTILE_DAMAGE));
         let fire = Buttons(Buttons::FIRE);
-        let mut seq = 0;
         let mut killed_at = None;
-        for _ in 0..200 {
-            seq += 1;
+        for seq in 1..=200 {
             sim.push_input(
                 shooter,
                 InputFrame {
