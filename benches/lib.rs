@@ -1,46 +1,44 @@
 //! Fixtures shared by Arena's criterion benches: worlds and rooms built in memory, with no
 //! sockets and no clock, so a bench times only the call it is about.
 
+use arena_bots::behaviour::{Behaviour, Brain};
+use arena_bots::mirror::WorldMirror;
 use arena_protocol::rules::{Arena, Buttons};
-use arena_protocol::{InputFrame, NetId, OrbKind, OrbState, ShipState, Snapshot, Tick};
+use arena_protocol::{ClientWorld, ServerMsg, Snapshot, decode_server};
+use arena_protocol::{EntityKind, EntityState, InputFrame, NetId};
 use arena_server::mailbox::{Batch, Mailbox};
 use arena_server::metrics::ServerStats;
 use arena_server::replication::View;
 use arena_server::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_server::sim::SimSettings;
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
 use std::sync::Arc;
 
-/// A snapshot with `ships` ships and `orbs` orbs spread over the default arena, ids ascending.
+/// `ships` ships and `orbs` orbs spread over the default arena, ids ascending, quantized.
 #[must_use]
-pub fn snapshot(ships: u32, orbs: u32) -> Snapshot {
-    let ship = |i: u32| ShipState {
+pub fn entities(ships: u32, orbs: u32) -> Vec<EntityState> {
+    let ship = |i: u32| EntityState {
         id: NetId(i + 1),
+        kind: EntityKind::Ship,
         x: ((i * 7919) % 64_000) as i32,
         y: ((i * 104_729) % 64_000) as i32,
         vx: (i % 200) as i32 - 100,
         vy: (i % 150) as i32 - 75,
-        aim: (i * 331) as u16,
+        aim: ((i * 331) % 4096) as u16,
         hp: 100,
-        flags: ShipState::ALIVE,
+        flags: EntityState::ship_flags(true, Buttons((i % 16) as u8)),
         score: i % 40,
+        owner: NetId(0),
     };
-    let orb = |i: u32| OrbState {
+    let orb = |i: u32| EntityState {
         id: NetId(ships + i + 1),
+        kind: if i.is_multiple_of(3) { EntityKind::HealOrb } else { EntityKind::ScoreOrb },
         x: ((i * 6007) % 64_000) as i32,
         y: ((i * 3001) % 64_000) as i32,
-        kind: if i.is_multiple_of(3) {
-            OrbKind::Heal
-        } else {
-            OrbKind::Score
-        },
+        ..Default::default()
     };
-    Snapshot {
-        tick: Tick(1234),
-        ack_seq: 77,
-        ships: (0..ships).map(ship).collect(),
-        projectiles: vec![],
-        orbs: (0..orbs).map(orb).collect(),
-    }
+    (0..ships).map(ship).chain((0..orbs).map(orb)).collect()
 }
 
 /// A room in memory with `clients` members that wander, and their mailboxes.
@@ -60,23 +58,16 @@ impl BenchRoom {
         let settings = RoomSettings {
             sim: SimSettings {
                 tick_hz: 30,
-                arena: Arena {
-                    width: arena_size,
-                    height: arena_size,
-                },
+                arena: Arena { width: arena_size, height: arena_size },
                 orbs: 300,
                 seed: 5,
             },
-            view: View {
-                half_width: 1000.0,
-                half_height: 625.0,
-            },
+            view: View { half_width: 1000.0, half_height: 625.0 },
             max_clients: u32::MAX,
             slow_client_ticks: u32::MAX,
         };
         let mut room = Room::new(settings, Arc::new(ServerStats::default()));
-        let mailboxes: Vec<Arc<Mailbox>> =
-            (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
+        let mailboxes: Vec<Arc<Mailbox>> = (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
         for (i, mailbox) in mailboxes.iter().enumerate() {
             room.handle(RoomCommand::Join {
                 client: ClientId(i as u64),
@@ -84,12 +75,7 @@ impl BenchRoom {
                 mailbox: mailbox.clone(),
             });
         }
-        let mut bench = BenchRoom {
-            room,
-            mailboxes,
-            batch: Batch::default(),
-            seq: 0,
-        };
+        let mut bench = BenchRoom { room, mailboxes, batch: Batch::default(), seq: 0 };
         for _ in 0..30 {
             bench.tick();
         }
@@ -102,22 +88,11 @@ impl BenchRoom {
     pub fn tick(&mut self) -> usize {
         self.seq += 1;
         for i in 0..self.mailboxes.len() {
-            let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT]
-                [(i + self.seq as usize / 30) % 4];
-            let fire = if (i as u32 + self.seq).is_multiple_of(10) {
-                Buttons::FIRE
-            } else {
-                0
-            };
-            let input = InputFrame {
-                seq: self.seq,
-                buttons: Buttons(pattern | fire),
-                aim: (i as u16).wrapping_mul(997),
-            };
-            self.room.handle(RoomCommand::Input {
-                client: ClientId(i as u64),
-                input,
-            });
+            let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT][(i + self.seq as usize / 30) % 4];
+            let fire = if (i as u32 + self.seq).is_multiple_of(10) { Buttons::FIRE } else { 0 };
+            let input =
+                InputFrame { seq: self.seq, buttons: Buttons(pattern | fire), aim: (i as u16).wrapping_mul(997) };
+            self.room.handle(RoomCommand::Input { client: ClientId(i as u64), input });
         }
         self.room.simulate();
         self.room.replicate();
@@ -134,4 +109,93 @@ impl BenchRoom {
         }
         bytes
     }
+}
+
+/// A headless client played in memory: its mailbox, its decoded world and a bot's brain.
+/// Everything it knows comes from the frames the room put in its mailbox, decoded by the
+/// protocol's decoder, exactly as over a socket.
+pub struct MemoryClient {
+    /// The connection's id in the room.
+    pub client: ClientId,
+    /// Where the room puts this client's frames.
+    pub mailbox: Arc<Mailbox>,
+    /// The client's world, once welcomed.
+    pub mirror: Option<WorldMirror>,
+    brain: Brain,
+    seq: u32,
+    batch: Batch,
+}
+
+/// What a [`MemoryClient`] received in one drain of its mailbox.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Received {
+    /// Snapshot frames.
+    pub snapshots: u64,
+    /// Bytes of snapshot frames.
+    pub snapshot_bytes: u64,
+    /// Bytes of all frames (snapshots, events, scoreboard, welcome).
+    pub all_bytes: u64,
+    /// Snapshots that failed to apply or to match their checksum.
+    pub desyncs: u64,
+}
+
+impl MemoryClient {
+    /// Joins `room` as client `i` playing `behaviour` with a seed of its own.
+    pub fn join(room: &mut Room, i: u64, behaviour: Behaviour, seed: u64) -> MemoryClient {
+        let mailbox = Arc::new(Mailbox::default());
+        room.handle(RoomCommand::Join { client: ClientId(i), name: format!("m{i}"), mailbox: mailbox.clone() });
+        let brain = Brain::new(behaviour, Pcg64Mcg::seed_from_u64(seed.wrapping_add(i)));
+        MemoryClient { client: ClientId(i), mailbox, mirror: None, brain, seq: 0, batch: Batch::default() }
+    }
+
+    /// Takes every frame waiting in the mailbox (as a fast writer would) and applies it; calls
+    /// `on_snapshot` with the world before and after each snapshot and the snapshot itself.
+    pub fn receive(&mut self, mut on_snapshot: impl FnMut(&ClientWorld, &ClientWorld, &Snapshot)) -> Received {
+        self.mailbox.take(&mut self.batch);
+        let mut got = Received::default();
+        for frame in self.batch.frames.drain(..) {
+            got.all_bytes += frame.len() as u64;
+            match decode_server(&frame) {
+                Ok(ServerMsg::Welcome(w)) => self.mirror = Some(WorldMirror::new(&w)),
+                Ok(ServerMsg::Snapshot(s)) => {
+                    got.snapshots += 1;
+                    got.snapshot_bytes += frame.len() as u64;
+                    if let Some(m) = &mut self.mirror {
+                        let before = m.world.clone();
+                        if m.apply_snapshot(&s).is_err() {
+                            got.desyncs += 1;
+                        }
+                        on_snapshot(&before, &m.world, &s);
+                    }
+                }
+                Ok(ServerMsg::Event(e)) => {
+                    if let Some(m) = &mut self.mirror {
+                        m.apply_event(&e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        got
+    }
+
+    /// Decides and sends this tick's input, as a bot would.
+    pub fn act(&mut self, room: &mut Room) {
+        let Some(mirror) = &self.mirror else { return };
+        let (buttons, aim) = self.brain.decide(mirror);
+        self.seq += 1;
+        room.handle(RoomCommand::Input { client: self.client, input: InputFrame { seq: self.seq, buttons, aim } });
+    }
+}
+
+/// A room of the given size with `orbs` orbs, 30 Hz, the default view, for in-memory play.
+#[must_use]
+pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
+    let settings = RoomSettings {
+        sim: SimSettings { tick_hz: 30, arena: Arena { width: arena_size, height: arena_size }, orbs, seed },
+        view: View { half_width: 1000.0, half_height: 625.0 },
+        max_clients: u32::MAX,
+        slow_client_ticks: u32::MAX,
+    };
+    Room::new(settings, Arc::new(ServerStats::default()))
 }

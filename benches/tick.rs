@@ -13,9 +13,7 @@ fn tick(c: &mut Criterion) {
     group.sample_size(20);
     for clients in [100u32, 500, 2000] {
         let mut room = BenchRoom::new(clients, 4000.0);
-        group.bench_function(BenchmarkId::new("full", clients), |b| {
-            b.iter(|| room.tick())
-        });
+        group.bench_function(BenchmarkId::new("full", clients), |b| b.iter(|| room.tick()));
     }
     group.finish();
 }

@@ -34,24 +34,11 @@ async fn a_wrong_protocol_version_is_turned_away_with_a_reason() {
     };
     let report = bot::run(config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;
-    assert!(
-        !report.joined,
-        "a client with the wrong version must not join"
-    );
-    let bye = report
-        .bye
-        .expect("the server should say Bye before closing");
+    assert!(!report.joined, "a client with the wrong version must not join");
+    let bye = report.bye.expect("the server should say Bye before closing");
     assert_eq!(bye.reason, ByeReason::VersionMismatch);
-    assert!(
-        bye.message.contains("999"),
-        "the reason should name the version: {:?}",
-        bye.message
-    );
-    assert_eq!(
-        report.close.map(|c| c.0),
-        Some(4001),
-        "close code 4001 means version mismatch"
-    );
+    assert!(bye.message.contains("999"), "the reason should name the version: {:?}", bye.message);
+    assert_eq!(report.close.map(|c| c.0), Some(4001), "close code 4001 means version mismatch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,27 +47,14 @@ async fn a_garbage_frame_closes_that_connection_and_nobody_elses() {
     let url = server.ws_url();
     let play = Duration::from_secs(3);
     let handles = (0..3)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("b{i}"),
-                Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i)),
-                play,
-            )
-        })
+        .map(|i| spawn_bot(&url, &format!("b{i}"), Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i)), play))
         .collect();
 
     let mut vandal = RawClient::joined(&url).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    vandal
-        .send_bytes(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xff])
-        .await;
+    vandal.send_bytes(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xff]).await;
     let ending = vandal.ending(WITHIN).await;
-    assert_eq!(
-        bye_reason(&ending.messages),
-        Some(ByeReason::Malformed),
-        "garbage should get a Malformed Bye"
-    );
+    assert_eq!(bye_reason(&ending.messages), Some(ByeReason::Malformed), "garbage should get a Malformed Bye");
     let (code, reason) = ending.close.expect("the server should send a close frame");
     assert_eq!(code, 1007, "close code 1007 means invalid payload");
     assert!(!reason.is_empty(), "the close frame should say why");
@@ -89,21 +63,13 @@ async fn a_garbage_frame_closes_that_connection_and_nobody_elses() {
     let stats = server.stats().clone();
     server.shutdown().await;
     for b in &bots {
-        assert!(
-            b.joined && b.error.is_none(),
-            "other clients should play on undisturbed: {:?}",
-            b.error
-        );
+        assert!(b.joined && b.error.is_none(), "other clients should play on undisturbed: {:?}", b.error);
         assert!(
             b.snapshots as f64 >= b.played.as_secs_f64() * 30.0 * 0.5,
             "other clients should keep receiving snapshots"
         );
     }
-    assert_eq!(
-        stats.closed_with("malformed"),
-        1,
-        "exactly one connection was closed as malformed"
-    );
+    assert_eq!(stats.closed_with("malformed"), 1, "exactly one connection was closed as malformed");
 }
 
 async fn closed_for(setup: impl AsyncFnOnce(&mut RawClient), expect: ByeReason, code: u16) {
@@ -113,22 +79,9 @@ async fn closed_for(setup: impl AsyncFnOnce(&mut RawClient), expect: ByeReason, 
     let ending = client.ending(WITHIN).await;
     let healthy = reqwest_free_healthz(server.local_addr()).await;
     server.shutdown().await;
-    assert_eq!(
-        bye_reason(&ending.messages),
-        Some(expect),
-        "expected a {expect:?} Bye, got {:?}",
-        ending.messages
-    );
-    assert_eq!(
-        ending.close.as_ref().map(|c| c.0),
-        Some(code),
-        "expected close code {code}: {:?}",
-        ending.close
-    );
-    assert!(
-        healthy,
-        "the server should still answer /healthz afterwards"
-    );
+    assert_eq!(bye_reason(&ending.messages), Some(expect), "expected a {expect:?} Bye, got {:?}", ending.messages);
+    assert_eq!(ending.close.as_ref().map(|c| c.0), Some(code), "expected close code {code}: {:?}", ending.close);
+    assert!(healthy, "the server should still answer /healthz afterwards");
 }
 
 /// A plain HTTP/1.0 GET of `/healthz` over a TCP socket.
@@ -137,10 +90,7 @@ async fn reqwest_free_healthz(addr: std::net::SocketAddr) -> bool {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
         return false;
     };
-    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .is_err()
-    {
+    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n").await.is_err() {
         return false;
     }
     let mut out = String::new();
@@ -150,33 +100,18 @@ async fn reqwest_free_healthz(addr: std::net::SocketAddr) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_frame_is_refused() {
-    closed_for(
-        async |c| c.send(Message::Text("hello?".into())).await,
-        ByeReason::Malformed,
-        1007,
-    )
-    .await;
+    closed_for(async |c| c.send(Message::Text("hello?".into())).await, ByeReason::Malformed, 1007).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_message_other_than_hello_is_refused() {
     let input = encode_client(&ClientMsg::Input(InputFrame::default()));
-    closed_for(
-        async |c| c.send_bytes(&input).await,
-        ByeReason::Malformed,
-        1007,
-    )
-    .await;
+    closed_for(async |c| c.send_bytes(&input).await, ByeReason::Malformed, 1007).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_refused() {
-    closed_for(
-        async |c| c.send_bytes(&[0u8; 4 * 1024]).await,
-        ByeReason::Malformed,
-        1007,
-    )
-    .await;
+    closed_for(async |c| c.send_bytes(&[0u8; 4 * 1024]).await, ByeReason::Malformed, 1007).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,16 +125,9 @@ async fn an_absurd_frame_is_cut_off_without_harm() {
     let healthy = reqwest_free_healthz(server.local_addr()).await;
     let witness = witness.await.expect("the witness bot should not panic");
     server.shutdown().await;
-    assert!(
-        ending.close.is_none_or(|c| c.0 == 1007),
-        "if a close frame arrives it should say invalid payload"
-    );
+    assert!(ending.close.is_none_or(|c| c.0 == 1007), "if a close frame arrives it should say invalid payload");
     assert!(healthy, "the server should still answer /healthz");
-    assert!(
-        witness.joined && witness.error.is_none(),
-        "another client should be undisturbed: {:?}",
-        witness.error
-    );
+    assert!(witness.joined && witness.error.is_none(), "another client should be undisturbed: {:?}", witness.error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,11 +140,7 @@ async fn an_input_flood_is_cut_off() {
             }));
             c.send_bytes(&hello).await;
             for seq in 1..=2000 {
-                c.send_bytes(&encode_client(&ClientMsg::Input(InputFrame {
-                    seq,
-                    ..Default::default()
-                })))
-                .await;
+                c.send_bytes(&encode_client(&ClientMsg::Input(InputFrame { seq, ..Default::default() }))).await;
             }
         },
         ByeReason::InputFlood,
@@ -231,14 +155,9 @@ async fn a_plain_http_request_to_the_websocket_path_is_a_400() {
     let addr = server.local_addr();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /ws HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .expect("write");
+    s.write_all(b"GET /ws HTTP/1.0\r\nHost: x\r\n\r\n").await.expect("write");
     let mut out = String::new();
     let _ = tokio::time::timeout(WITHIN, s.read_to_string(&mut out)).await;
     server.shutdown().await;
-    assert!(
-        out.starts_with("HTTP/1.0 400") || out.starts_with("HTTP/1.1 400"),
-        "expected 400, got {out:?}"
-    );
+    assert!(out.starts_with("HTTP/1.0 400") || out.starts_with("HTTP/1.1 400"), "expected 400, got {out:?}");
 }

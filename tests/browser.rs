@@ -25,8 +25,7 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
         "the wasm module is missing: run scripts/build-web.sh (scripts/test.sh does it for you)"
     );
     assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .exists(),
+        root.join("tests/browser/node_modules/playwright-core").exists(),
         "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does it for you)"
     );
 
@@ -47,11 +46,7 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
     let script = root.join("tests/browser/play.mjs");
     let screenshot = root.join("target/browser-test.png");
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(base)
-            .env("ARENA_SCREENSHOT", screenshot)
-            .output()
+        Command::new("node").arg(script).arg(base).env("ARENA_SCREENSHOT", screenshot).output()
     })
     .await
     .expect("the node runner task should not panic")

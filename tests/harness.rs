@@ -20,18 +20,11 @@ pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> RunningServer {
     let mut config = Config::for_tests();
     config.seed = Some(42);
     tweak(&mut config);
-    arena_server::start(&config)
-        .await
-        .expect("the server should start on a free loopback port")
+    arena_server::start(&config).await.expect("the server should start on a free loopback port")
 }
 
 /// Runs one bot with `brain` against `url` for `play`, and returns its report.
-pub fn spawn_bot(
-    url: &str,
-    name: &str,
-    brain: Brain,
-    play: Duration,
-) -> tokio::task::JoinHandle<BotReport> {
+pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::task::JoinHandle<BotReport> {
     let config = BotConfig {
         url: url.to_owned(),
         name: name.to_owned(),
@@ -68,19 +61,14 @@ pub struct Ending {
 impl RawClient {
     /// Connects to `url`.
     pub async fn connect(url: &str) -> RawClient {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("the server should accept a WebSocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("the server should accept a WebSocket");
         RawClient { ws }
     }
 
     /// Connects and says a proper Hello.
     pub async fn joined(url: &str) -> RawClient {
         let mut c = RawClient::connect(url).await;
-        let hello = ClientMsg::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            name: "raw".into(),
-        });
+        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "raw".into() });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
     }
@@ -92,8 +80,7 @@ impl RawClient {
 
     /// Sends raw bytes as a binary frame.
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
-        self.send(Message::Binary(Bytes::copy_from_slice(bytes)))
-            .await;
+        self.send(Message::Binary(Bytes::copy_from_slice(bytes))).await;
     }
 
     /// Reads until the server closes the connection (bounded by `within`).

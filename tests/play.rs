@@ -19,26 +19,14 @@ async fn twenty_bots_play_a_small_arena_together() {
     let url = server.ws_url();
     let play = Duration::from_secs(5);
     let handles = (0..20)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("bot{i}"),
-                Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)),
-                play,
-            )
-        })
+        .map(|i| spawn_bot(&url, &format!("bot{i}"), Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)), play))
         .collect();
     let bots = reports(handles).await;
     let stats = server.stats().clone();
     server.shutdown().await;
 
     for (i, b) in bots.iter().enumerate() {
-        assert!(
-            b.joined && b.error.is_none(),
-            "bot {i} should play without error, got {:?} / {:?}",
-            b.error,
-            b.bye
-        );
+        assert!(b.joined && b.error.is_none(), "bot {i} should play without error, got {:?} / {:?}", b.error, b.bye);
         let expected = b.played.as_secs_f64() * 30.0;
         let got = b.snapshots as f64;
         assert!(
@@ -46,21 +34,12 @@ async fn twenty_bots_play_a_small_arena_together() {
             "bot {i} should receive about one snapshot per tick: {got} in {:?} (expected ~{expected:.0})",
             b.played
         );
-        assert_eq!(
-            b.others_seen.len(),
-            19,
-            "bot {i} should have seen all 19 other bots (whole arena in view)"
-        );
+        assert_eq!(b.others_seen.len(), 19, "bot {i} should have seen all 19 other bots (whole arena in view)");
         assert!(b.last_ack > 0, "bot {i}'s inputs should be acknowledged");
+        assert_eq!(b.desyncs, 0, "bot {i}'s world should always match the server's checksum");
     }
-    assert!(
-        bots.iter().any(|b| b.kills_seen > 0),
-        "twenty chasing bots should kill someone within 5 s"
-    );
-    assert!(
-        bots.iter().any(|b| b.top_score_seen > 0),
-        "the scoreboard should show a score above zero"
-    );
+    assert!(bots.iter().any(|b| b.kills_seen > 0), "twenty chasing bots should kill someone within 5 s");
+    assert!(bots.iter().any(|b| b.top_score_seen > 0), "the scoreboard should show a score above zero");
     assert!(arena_server::metrics::ServerStats::get(&stats.snapshots_sent) > 0);
 }
 
@@ -75,22 +54,10 @@ async fn ships_move_the_way_they_steer() {
     server.shutdown().await;
 
     let wall = 4000.0 - SHIP_RADIUS;
-    let (r0, r1) = (
-        bots[0].first_pos.expect("a first position"),
-        bots[0].last_pos.expect("a last position"),
-    );
-    assert!(
-        r1.0 > r0.0 + 200.0 || r1.0 == wall,
-        "holding RIGHT should move far to the right: {r0:?} → {r1:?}"
-    );
+    let (r0, r1) = (bots[0].first_pos.expect("a first position"), bots[0].last_pos.expect("a last position"));
+    assert!(r1.0 > r0.0 + 200.0 || r1.0 == wall, "holding RIGHT should move far to the right: {r0:?} → {r1:?}");
     assert_eq!(r1.1, r0.1, "holding RIGHT should not move vertically");
-    let (u0, u1) = (
-        bots[1].first_pos.expect("a first position"),
-        bots[1].last_pos.expect("a last position"),
-    );
-    assert!(
-        u1.1 < u0.1 - 200.0 || u1.1 == SHIP_RADIUS,
-        "holding UP should move far up (−y): {u0:?} → {u1:?}"
-    );
+    let (u0, u1) = (bots[1].first_pos.expect("a first position"), bots[1].last_pos.expect("a last position"));
+    assert!(u1.1 < u0.1 - 200.0 || u1.1 == SHIP_RADIUS, "holding UP should move far up (−y): {u0:?} → {u1:?}");
     assert_eq!(u1.0, u0.0, "holding UP should not move sideways");
 }

@@ -2,7 +2,7 @@
 //! Pure functions of the mirror and the bot's own random numbers, so they are tested without
 //! sockets.
 
-use crate::mirror::{WorldMirror, position};
+use crate::mirror::WorldMirror;
 use arena_protocol::quantize::angle_to_wire;
 use arena_protocol::rules::Buttons;
 use rand::RngExt;
@@ -61,21 +61,13 @@ impl Brain {
                 _ => Style::Idle,
             },
         };
-        Brain {
-            style,
-            rng,
-            target: None,
-        }
+        Brain { style, rng, target: None }
     }
 
     /// A brain that always presses `buttons` and aims along +x.
     #[must_use]
     pub fn fixed(buttons: FixedButtons) -> Brain {
-        Brain {
-            style: Style::Fixed(buttons),
-            rng: Pcg64Mcg::new(0),
-            target: None,
-        }
+        Brain { style: Style::Fixed(buttons), rng: Pcg64Mcg::new(0), target: None }
     }
 
     /// The buttons and aim for the next input.
@@ -83,12 +75,12 @@ impl Brain {
         let Some(me) = world.me() else {
             return (Buttons(0), 0);
         };
-        let here = position(me);
+        let here = me.position();
         let nearest = world
             .others()
             .filter(|s| s.alive())
             .map(|s| {
-                let p = position(s);
+                let p = s.position();
                 (p, (p.0 - here.0).hypot(p.1 - here.1))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1));
@@ -98,11 +90,7 @@ impl Brain {
             Style::Chase => match nearest {
                 Some((prey, dist)) => {
                     let aim = aim_at(here, prey);
-                    let mut buttons = if dist > CHASE_KEEP {
-                        steer_towards(here, prey)
-                    } else {
-                        0
-                    };
+                    let mut buttons = if dist > CHASE_KEEP { steer_towards(here, prey) } else { 0 };
                     if dist < FIRE_RANGE {
                         buttons |= Buttons::FIRE;
                     }
@@ -124,9 +112,7 @@ impl Brain {
     }
 
     fn roam(&mut self, world: &WorldMirror, here: (f32, f32)) -> (Buttons, u16) {
-        let reached = self
-            .target
-            .is_none_or(|t| (t.0 - here.0).hypot(t.1 - here.1) < 60.0);
+        let reached = self.target.is_none_or(|t| (t.0 - here.0).hypot(t.1 - here.1) < 60.0);
         if reached || self.rng.random_range(0..300) == 0 {
             let (w, h) = world.arena;
             self.target = Some((
@@ -163,42 +149,47 @@ fn steer_towards(from: (f32, f32), to: (f32, f32)) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arena_protocol::delta::{BodyWriter, encode_body};
+    use arena_protocol::entity::checksum;
     use arena_protocol::quantize::pos_to_wire;
-    use arena_protocol::{NetId, ShipState, Snapshot};
+    use arena_protocol::{EntityKind, EntityState, NetId, PlayerInfo, Snapshot, Tick, Welcome};
 
-    fn ship(id: u32, x: f32, y: f32) -> ShipState {
-        ShipState {
+    fn ship(id: u32, x: f32, y: f32) -> EntityState {
+        EntityState {
             id: NetId(id),
+            kind: EntityKind::Ship,
             x: pos_to_wire(x),
             y: pos_to_wire(y),
             hp: 100,
-            flags: ShipState::ALIVE,
+            flags: EntityState::ALIVE,
             ..Default::default()
         }
     }
 
-    fn world(ships: Vec<ShipState>) -> WorldMirror {
-        let mut w = WorldMirror {
-            my_id: NetId(1),
+    fn world(ships: Vec<EntityState>) -> WorldMirror {
+        let welcome = Welcome {
+            your_id: NetId(1),
             tick_hz: 30,
-            arena: (4000.0, 4000.0),
-            ..Default::default()
+            tick: Tick(0),
+            arena_width: 4000,
+            arena_height: 4000,
+            view_half_width: 1000,
+            view_half_height: 600,
+            players: vec![PlayerInfo { id: NetId(1), name: "me".into() }],
         };
-        w.apply_snapshot(Snapshot {
-            ships,
-            ..Default::default()
-        });
+        let mut w = WorldMirror::new(&welcome);
+        let mut writer = BodyWriter::default();
+        encode_body(&mut writer, &[], &ships, 0, w.world_physics());
+        let mut body = Vec::new();
+        writer.finish(&mut body);
+        let s = Snapshot { tick: Tick(1), baseline_gap: 0, ack_seq: 0, checksum: checksum(&ships), body };
+        w.apply_snapshot(&s).expect("a full snapshot applies");
         w
     }
-
     #[test]
     fn a_chaser_closes_in_and_fires_at_the_nearest_ship() {
         let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
-        let w = world(vec![
-            ship(1, 1000.0, 1000.0),
-            ship(2, 1500.0, 1000.0),
-            ship(3, 3000.0, 3000.0),
-        ]);
+        let w = world(vec![ship(1, 1000.0, 1000.0), ship(2, 1500.0, 1000.0), ship(3, 3000.0, 3000.0)]);
         let (buttons, aim) = brain.decide(&w);
         assert!(
             buttons.has(Buttons::RIGHT) && buttons.has(Buttons::FIRE),
@@ -212,11 +203,7 @@ mod tests {
         let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
         let w = world(vec![ship(1, 1000.0, 1000.0), ship(2, 1000.0, 1100.0)]);
         let (buttons, aim) = brain.decide(&w);
-        assert_eq!(
-            buttons,
-            Buttons(Buttons::FIRE),
-            "close enough: fire without moving"
-        );
+        assert_eq!(buttons, Buttons(Buttons::FIRE), "close enough: fire without moving");
         assert_eq!(aim, 16384, "ship 2 lies along +y, a quarter turn");
     }
 
@@ -232,22 +219,13 @@ mod tests {
     #[test]
     fn idle_and_fixed_do_what_they_say() {
         let w = world(vec![ship(1, 10.0, 10.0), ship(2, 20.0, 20.0)]);
-        assert_eq!(
-            Brain::new(Behaviour::Idle, Pcg64Mcg::new(1)).decide(&w),
-            (Buttons(0), 0)
-        );
-        assert_eq!(
-            Brain::fixed(Buttons::LEFT).decide(&w),
-            (Buttons(Buttons::LEFT), 0)
-        );
+        assert_eq!(Brain::new(Behaviour::Idle, Pcg64Mcg::new(1)).decide(&w), (Buttons(0), 0));
+        assert_eq!(Brain::fixed(Buttons::LEFT).decide(&w), (Buttons(Buttons::LEFT), 0));
     }
 
     #[test]
     fn without_an_own_ship_a_bot_does_nothing() {
         let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
-        assert_eq!(
-            brain.decide(&world(vec![ship(2, 0.0, 0.0)])),
-            (Buttons(0), 0)
-        );
+        assert_eq!(brain.decide(&world(vec![ship(2, 0.0, 0.0)])), (Buttons(0), 0));
     }
 }

@@ -2,11 +2,9 @@
 //! one input per tick with its [`Brain`], pings once a second, and measures what it experienced.
 
 use crate::behaviour::Brain;
-use crate::mirror::{WorldMirror, position};
+use crate::mirror::WorldMirror;
 use arena_protocol::codec::encode_client_into;
-use arena_protocol::{
-    Bye, ClientMsg, GameEvent, Hello, InputFrame, NetId, ServerMsg, decode_server,
-};
+use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputFrame, NetId, ServerMsg, Tick, decode_server};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::collections::BTreeSet;
@@ -48,6 +46,8 @@ pub struct LiveCounters {
     pub bytes_up: AtomicU64,
     /// Bots that failed to connect or were disconnected early.
     pub errors: AtomicU64,
+    /// Snapshots that did not apply or whose checksum did not match.
+    pub desyncs: AtomicU64,
 }
 
 /// What one bot measured.
@@ -63,6 +63,10 @@ pub struct BotReport {
     pub played: Duration,
     /// Snapshots received.
     pub snapshots: u64,
+    /// Snapshots that did not apply cleanly or left the world with a wrong checksum.
+    pub desyncs: u64,
+    /// Full snapshots among those received.
+    pub full_snapshots: u64,
     /// Payload bytes received.
     pub bytes_down: u64,
     /// Payload bytes sent.
@@ -97,6 +101,8 @@ impl BotReport {
             my_id: None,
             played: Duration::ZERO,
             snapshots: 0,
+            desyncs: 0,
+            full_snapshots: 0,
             bytes_down: 0,
             bytes_up: 0,
             inputs_sent: 0,
@@ -116,16 +122,13 @@ impl BotReport {
 /// An empty RTT histogram: 1 µs to 60 s at 3 significant digits.
 #[must_use]
 pub fn rtt_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3)
-        .unwrap_or_else(|_| unreachable!("the bounds are valid constants"))
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!("the bounds are valid constants"))
 }
 
 /// tungstenite settings for a bot: small buffers, so thousands of bots fit in one process.
 #[must_use]
 pub fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(0)
+    WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0)
 }
 
 /// Runs one bot until `config.stop_at`, the server closes it, or the connection fails.
@@ -138,11 +141,7 @@ pub async fn run(mut config: BotConfig, live: Arc<LiveCounters>) -> BotReport {
     report
 }
 
-async fn play(
-    config: &mut BotConfig,
-    live: &LiveCounters,
-    report: &mut BotReport,
-) -> Result<(), String> {
+async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotReport) -> Result<(), String> {
     let (ws, _) = tokio::time::timeout_at(
         config.stop_at,
         tokio_tungstenite::connect_async_with_config(&config.url, Some(websocket_config()), true),
@@ -156,14 +155,9 @@ async fn play(
         encode_client_into(msg, &mut buf);
         report.bytes_up += buf.len() as u64;
         live.bytes_up.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        sink.send(Message::Binary(Bytes::copy_from_slice(&buf)))
-            .await
-            .map_err(|e| format!("send failed: {e}"))
+        sink.send(Message::Binary(Bytes::copy_from_slice(&buf))).await.map_err(|e| format!("send failed: {e}"))
     };
-    let hello = ClientMsg::Hello(Hello {
-        protocol_version: config.protocol_version,
-        name: config.name.clone(),
-    });
+    let hello = ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone() });
     send(&hello, report).await?;
 
     let welcome_by = Instant::now() + WELCOME_TIMEOUT;
@@ -226,11 +220,15 @@ async fn play(
                     report.bytes_down += b.len() as u64;
                     live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
                     match decode_server(&b) {
-                        Ok(msg) => {
-                            if let Some(bye) = receive(msg, &mut world, report, live, epoch) {
-                                report.bye = Some(bye);
+                        Ok(msg) => match receive(msg, &mut world, report, live, epoch) {
+                            Some(Reply::Bye(bye)) => report.bye = Some(bye),
+                            Some(Reply::RequestFull(tick)) => {
+                                if let Err(e) = send(&ClientMsg::RequestFull { tick }, report).await {
+                                    break Err(e);
+                                }
                             }
-                        }
+                            None => {}
+                        },
                         Err(e) => break Err(format!("undecodable frame: {e}")),
                     }
                 }
@@ -248,32 +246,46 @@ async fn play(
     report.last_ack = world.ack_seq;
     live.connected.fetch_sub(1, Ordering::Relaxed);
     if outcome.is_ok() {
-        let mut ws = sink
-            .reunite(stream)
-            .map_err(|e| format!("cannot reunite the socket: {e}"))?;
+        let mut ws = sink.reunite(stream).map_err(|e| format!("cannot reunite the socket: {e}"))?;
         let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
     }
     outcome
 }
 
-/// Takes in one server message; returns a `Bye` if it was one.
+/// What a received message asks of the bot.
+enum Reply {
+    /// The server said goodbye.
+    Bye(Bye),
+    /// The world desynced: ask for a full snapshot.
+    RequestFull(Tick),
+}
+
+/// Takes in one server message.
 fn receive(
     msg: ServerMsg,
     world: &mut WorldMirror,
     report: &mut BotReport,
     live: &LiveCounters,
     epoch: Instant,
-) -> Option<Bye> {
+) -> Option<Reply> {
     match msg {
         ServerMsg::Snapshot(snapshot) => {
             report.snapshots += 1;
             live.snapshots.fetch_add(1, Ordering::Relaxed);
-            world.apply_snapshot(snapshot);
+            if snapshot.baseline_gap == 0 {
+                report.full_snapshots += 1;
+            }
+            if let Err(e) = world.apply_snapshot(&snapshot) {
+                tracing::warn!(error = %e, tick = snapshot.tick.0, "desync");
+                report.desyncs += 1;
+                live.desyncs.fetch_add(1, Ordering::Relaxed);
+                return Some(Reply::RequestFull(snapshot.tick));
+            }
             for other in world.others() {
                 report.others_seen.insert(other.id);
             }
             if let Some(me) = world.me() {
-                let pos = position(me);
+                let pos = me.position();
                 report.first_pos.get_or_insert(pos);
                 report.last_pos = Some(pos);
             }
@@ -292,7 +304,7 @@ fn receive(
             let top = board.top.first().map_or(0, |e| e.score);
             report.top_score_seen = report.top_score_seen.max(top);
         }
-        ServerMsg::Bye(bye) => return Some(bye),
+        ServerMsg::Bye(bye) => return Some(Reply::Bye(bye)),
         ServerMsg::Welcome(_) => {}
     }
     None

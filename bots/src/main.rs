@@ -45,9 +45,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let config = SwarmConfig {
         url: args.url.clone(),
@@ -78,10 +76,11 @@ async fn print_progress(live: Arc<LiveCounters>, target: usize) {
         let snaps = live.snapshots.load(Ordering::Relaxed);
         let bytes = live.bytes_down.load(Ordering::Relaxed);
         eprintln!(
-            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  errors {}",
+            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  desyncs {}  errors {}",
             live.connected.load(Ordering::Relaxed),
             snaps - last_snaps,
             (bytes - last_bytes) as f64 * 8.0 / 1000.0,
+            live.desyncs.load(Ordering::Relaxed),
             live.errors.load(Ordering::Relaxed),
         );
         let _ = std::io::stderr().flush();

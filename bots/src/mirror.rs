@@ -1,11 +1,14 @@
-//! A bot's copy of the world: the latest snapshot, the roster and what it has seen.
+//! A bot's copy of the world: the protocol's [`ClientWorld`] decoder plus the roster and the
+//! room's constants.
 
-use arena_protocol::quantize::{pos_from_wire, vel_from_wire};
-use arena_protocol::{GameEvent, NetId, ShipState, Snapshot, Tick, Welcome};
+use arena_protocol::rules::Arena;
+use arena_protocol::{
+    ClientWorld, DeltaError, EntityKind, EntityState, GameEvent, NetId, Physics, Snapshot, Tick, Welcome,
+};
 use std::collections::HashMap;
 
 /// What one client knows of the room, built only from what the server sent it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WorldMirror {
     /// The own ship's id (from `Welcome`).
     pub my_id: NetId,
@@ -13,12 +16,10 @@ pub struct WorldMirror {
     pub tick_hz: u16,
     /// Arena size in world units.
     pub arena: (f32, f32),
-    /// Tick of the latest snapshot.
-    pub tick: Tick,
     /// Last input `seq` the server acknowledged.
     pub ack_seq: u32,
-    /// The latest snapshot.
-    pub snapshot: Snapshot,
+    /// The entities in view, kept by the protocol's decoder.
+    pub world: ClientWorld,
     /// Display names by id.
     pub names: HashMap<NetId, String>,
 }
@@ -27,26 +28,33 @@ impl WorldMirror {
     /// A mirror for the room described by `welcome`.
     #[must_use]
     pub fn new(welcome: &Welcome) -> WorldMirror {
+        let arena = Arena { width: welcome.arena_width as f32, height: welcome.arena_height as f32 };
         WorldMirror {
             my_id: welcome.your_id,
             tick_hz: welcome.tick_hz,
-            arena: (welcome.arena_width as f32, welcome.arena_height as f32),
-            tick: welcome.tick,
+            arena: (arena.width, arena.height),
             ack_seq: 0,
-            snapshot: Snapshot::default(),
-            names: welcome
-                .players
-                .iter()
-                .map(|p| (p.id, p.name.clone()))
-                .collect(),
+            world: ClientWorld::new(Physics::new(welcome.tick_hz, arena)),
+            names: welcome.players.iter().map(|p| (p.id, p.name.clone())).collect(),
         }
     }
 
-    /// Replaces the world with a newer full snapshot.
-    pub fn apply_snapshot(&mut self, snapshot: Snapshot) {
-        self.tick = snapshot.tick;
+    /// Applies a snapshot; an error is a desync (the world is then empty until a full snapshot).
+    pub fn apply_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), DeltaError> {
         self.ack_seq = snapshot.ack_seq;
-        self.snapshot = snapshot;
+        self.world.apply(snapshot)
+    }
+
+    /// The physics the decoder predicts with.
+    #[must_use]
+    pub fn world_physics(&self) -> &Physics {
+        self.world.physics()
+    }
+
+    /// Tick of the last snapshot applied.
+    #[must_use]
+    pub fn tick(&self) -> Option<Tick> {
+        self.world.tick()
     }
 
     /// Keeps the roster up to date.
@@ -62,27 +70,15 @@ impl WorldMirror {
         }
     }
 
-    /// The own ship in the latest snapshot.
+    /// The own ship.
     #[must_use]
-    pub fn me(&self) -> Option<&ShipState> {
-        self.snapshot.ships.iter().find(|s| s.id == self.my_id)
+    pub fn me(&self) -> Option<&EntityState> {
+        self.world.get(self.my_id)
     }
 
-    /// Other ships in the latest snapshot.
-    pub fn others(&self) -> impl Iterator<Item = &ShipState> {
+    /// Other ships in view.
+    pub fn others(&self) -> impl Iterator<Item = &EntityState> {
         let me = self.my_id;
-        self.snapshot.ships.iter().filter(move |s| s.id != me)
+        self.world.entities().iter().filter(move |e| e.kind == EntityKind::Ship && e.id != me)
     }
-}
-
-/// A ship's position in world units.
-#[must_use]
-pub fn position(s: &ShipState) -> (f32, f32) {
-    (pos_from_wire(s.x), pos_from_wire(s.y))
-}
-
-/// A ship's velocity in world units per second.
-#[must_use]
-pub fn velocity(s: &ShipState) -> (f32, f32) {
-    (vel_from_wire(s.vx), vel_from_wire(s.vy))
 }

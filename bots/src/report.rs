@@ -41,6 +41,10 @@ pub struct SwarmReport {
     pub bytes_per_snapshot: f64,
     /// Ping round-trip times, milliseconds.
     pub rtt_ms: Percentiles,
+    /// Snapshots that failed to apply or whose checksum did not match, all bots together.
+    pub desyncs: u64,
+    /// Full snapshots received (one per join, plus one per desync).
+    pub full_snapshots: u64,
     /// Kill events, as seen by the bot that saw the most.
     pub kills_seen: u64,
     /// Highest scoreboard score seen.
@@ -52,19 +56,16 @@ impl SwarmReport {
     #[must_use]
     pub fn from_bots(reports: &[BotReport]) -> SwarmReport {
         let mut rtt = rtt_histogram();
-        let mut out = SwarmReport {
-            bots: reports.len(),
-            min_snapshots_per_s: f64::INFINITY,
-            ..Default::default()
-        };
-        let (mut rate_sum, mut down_sum, mut up_sum, mut snaps, mut bytes) =
-            (0.0, 0.0, 0.0, 0u64, 0u64);
+        let mut out = SwarmReport { bots: reports.len(), min_snapshots_per_s: f64::INFINITY, ..Default::default() };
+        let (mut rate_sum, mut down_sum, mut up_sum, mut snaps, mut bytes) = (0.0, 0.0, 0.0, 0u64, 0u64);
         for r in reports {
             if let Some(e) = &r.error {
                 *out.errors.entry(e.clone()).or_default() += 1;
             }
             let _ = rtt.add(&r.rtt_us);
             out.kills_seen = out.kills_seen.max(r.kills_seen);
+            out.desyncs += r.desyncs;
+            out.full_snapshots += r.full_snapshots;
             out.top_score = out.top_score.max(r.top_score_seen);
             if !r.joined {
                 continue;
@@ -87,30 +88,17 @@ impl SwarmReport {
         } else {
             out.min_snapshots_per_s = 0.0;
         }
-        out.bytes_per_snapshot = if snaps > 0 {
-            bytes as f64 / snaps as f64
-        } else {
-            0.0
-        };
+        out.bytes_per_snapshot = if snaps > 0 { bytes as f64 / snaps as f64 } else { 0.0 };
         let ms = |q: f64| rtt.value_at_quantile(q) as f64 / 1000.0;
-        out.rtt_ms = Percentiles {
-            count: rtt.len(),
-            p50: ms(0.5),
-            p90: ms(0.9),
-            p99: ms(0.99),
-            max: rtt.max() as f64 / 1000.0,
-        };
+        out.rtt_ms =
+            Percentiles { count: rtt.len(), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), max: rtt.max() as f64 / 1000.0 };
         out
     }
 }
 
 impl fmt::Display for SwarmReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "bots joined            {:>10} / {}",
-            self.joined, self.bots
-        )?;
+        writeln!(f, "bots joined            {:>10} / {}", self.joined, self.bots)?;
         writeln!(
             f,
             "snapshots /bot/s       {:>10.1}   (lowest {:.1})",
@@ -122,27 +110,15 @@ impl fmt::Display for SwarmReport {
             self.bytes_down_per_bot_per_s,
             self.bytes_down_per_bot_per_s * 8.0 / 1000.0
         )?;
-        writeln!(
-            f,
-            "up bytes /bot/s        {:>10.0}",
-            self.bytes_up_per_bot_per_s
-        )?;
-        writeln!(
-            f,
-            "bytes /snapshot        {:>10.0}",
-            self.bytes_per_snapshot
-        )?;
+        writeln!(f, "up bytes /bot/s        {:>10.0}", self.bytes_up_per_bot_per_s)?;
+        writeln!(f, "bytes /snapshot        {:>10.0}", self.bytes_per_snapshot)?;
         let r = &self.rtt_ms;
         writeln!(
             f,
             "rtt ms p50/p90/p99/max {:>10.2} / {:.2} / {:.2} / {:.2}   ({} pings)",
             r.p50, r.p90, r.p99, r.max, r.count
         )?;
-        writeln!(
-            f,
-            "kills seen             {:>10}   (top score {})",
-            self.kills_seen, self.top_score
-        )?;
+        writeln!(f, "kills seen             {:>10}   (top score {})", self.kills_seen, self.top_score)?;
         if self.errors.is_empty() {
             writeln!(f, "errors                 {:>10}", 0)?;
         } else {

@@ -32,11 +32,7 @@ pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport
     let stop_at = start + config.duration;
     let mut handles = Vec::with_capacity(config.bots);
     for i in 0..config.bots {
-        let offset = if config.bots > 1 {
-            config.ramp.mul_f64(i as f64 / config.bots as f64)
-        } else {
-            Duration::ZERO
-        };
+        let offset = if config.bots > 1 { config.ramp.mul_f64(i as f64 / config.bots as f64) } else { Duration::ZERO };
         let rng = Pcg64Mcg::seed_from_u64(config.seed.wrapping_add(i as u64));
         let bot = BotConfig {
             url: config.url.clone(),

@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A simulation tick number. Tick 0 is the first tick a room simulates; at `tick_hz` ticks per
 /// second, tick `n` starts `n / tick_hz` seconds after the room started. It wraps after 2³² ticks
 /// (over 1.5 years at 128 Hz), which no room lives to see, so plain comparisons are used.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Tick(pub u32);
 
 impl Tick {
@@ -26,7 +24,5 @@ impl Tick {
 
 /// The network identity of a replicated entity (ship, projectile, orb). Assigned by the server,
 /// never reused within a room's lifetime, unrelated to any ECS `Entity`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NetId(pub u32);

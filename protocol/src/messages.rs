@@ -21,6 +21,12 @@ pub enum ClientMsg {
         /// Opaque client timestamp, echoed back unchanged.
         t: u64,
     },
+    /// The client's world no longer matches (a checksum mismatch or an undecodable delta): the
+    /// next snapshot should be a full one.
+    RequestFull {
+        /// The tick of the snapshot that failed.
+        tick: Tick,
+    },
 }
 
 /// The opening message of a connection.
@@ -95,93 +101,22 @@ pub struct PlayerInfo {
     pub name: String,
 }
 
-/// Full state of everything inside the client's view at one tick, sorted by id within each list.
+/// The client's view of the world at one tick, as a delta against the last snapshot it applied
+/// (see [`crate::delta`] for the body's layout and [`crate::delta::ClientWorld`] for the decoder).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The tick this state belongs to.
     pub tick: Tick,
+    /// Ticks from the baseline to `tick`; 0 for a full snapshot (the baseline is the empty world).
+    pub baseline_gap: u32,
     /// `seq` of the last input of this client that the server applied (0: none yet).
     pub ack_seq: u32,
-    /// Ships in view, always including the client's own.
-    pub ships: Vec<ShipState>,
-    /// Projectiles in view.
-    pub projectiles: Vec<ProjectileState>,
-    /// Orbs in view.
-    pub orbs: Vec<OrbState>,
-}
-
-/// A ship as the wire carries it (positions in 1/16 unit, velocities in 1/16 unit/s).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShipState {
-    /// The ship's net id, equal to its player's id.
-    pub id: NetId,
-    /// Fixed-point x ([`crate::quantize::pos_to_wire`]).
-    pub x: i32,
-    /// Fixed-point y.
-    pub y: i32,
-    /// Fixed-point x velocity ([`crate::quantize::vel_to_wire`]).
-    pub vx: i32,
-    /// Fixed-point y velocity.
-    pub vy: i32,
-    /// Aim as a fraction of a turn.
-    pub aim: u16,
-    /// Hit points, 0 when dead.
-    pub hp: u8,
-    /// [`ShipState::ALIVE`] and future flags.
-    pub flags: u8,
-    /// Current score.
-    pub score: u32,
-}
-
-impl ShipState {
-    /// Flag: the ship is in play (not waiting to respawn).
-    pub const ALIVE: u8 = 1;
-
-    /// Whether the ship is in play.
-    #[must_use]
-    pub fn alive(&self) -> bool {
-        self.flags & Self::ALIVE != 0
-    }
-}
-
-/// A projectile in flight.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectileState {
-    /// The projectile's net id.
-    pub id: NetId,
-    /// Fixed-point x.
-    pub x: i32,
-    /// Fixed-point y.
-    pub y: i32,
-    /// Fixed-point x velocity.
-    pub vx: i32,
-    /// Fixed-point y velocity.
-    pub vy: i32,
-    /// The ship that fired it.
-    pub owner: NetId,
-}
-
-/// A pickup lying in the arena.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrbState {
-    /// The orb's net id.
-    pub id: NetId,
-    /// Fixed-point x.
-    pub x: i32,
-    /// Fixed-point y.
-    pub y: i32,
-    /// What picking it up does.
-    pub kind: OrbKind,
-}
-
-/// What an orb gives to the ship that touches it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum OrbKind {
-    /// Restores [`crate::rules::ORB_HEAL`] hit points.
-    #[default]
-    Heal,
-    /// Adds [`crate::rules::ORB_SCORE`] to the score.
-    Score,
+    /// Wrapping sum of [`crate::entity::EntityState::hash32`] over everything the client should
+    /// hold after applying this snapshot; four little-endian bytes on the wire.
+    #[serde(with = "postcard::fixint::le")]
+    pub checksum: u32,
+    /// The delta body.
+    pub body: Vec<u8>,
 }
 
 /// Something that happened in the room, sent to every client.

@@ -77,10 +77,7 @@ impl Buttons {
         };
         let (x, y) = (axis(Self::LEFT, Self::RIGHT), axis(Self::UP, Self::DOWN));
         if x != 0.0 && y != 0.0 {
-            (
-                x * std::f32::consts::FRAC_1_SQRT_2,
-                y * std::f32::consts::FRAC_1_SQRT_2,
-            )
+            (x * std::f32::consts::FRAC_1_SQRT_2, y * std::f32::consts::FRAC_1_SQRT_2)
         } else {
             (x, y)
         }
@@ -111,10 +108,7 @@ pub struct Arena {
 
 impl Arena {
     /// The default 4000 × 4000 arena.
-    pub const DEFAULT: Arena = Arena {
-        width: 4_000.0,
-        height: 4_000.0,
-    };
+    pub const DEFAULT: Arena = Arena { width: 4_000.0, height: 4_000.0 };
 }
 
 /// Length of one tick in seconds at `tick_hz`, computed the one way every peer computes it.
@@ -153,32 +147,25 @@ pub fn step_ship(m: ShipMotion, buttons: Buttons, dt: f32, arena: Arena) -> Ship
         y = y.max(lo_y).min(hi_y);
         vy = 0.0;
     }
-    ShipMotion {
-        x: snap_pos(x),
-        y: snap_pos(y),
-        vx: snap_vel(vx),
-        vy: snap_vel(vy),
-    }
+    ShipMotion { x: snap_pos(x), y: snap_pos(y), vx: snap_vel(vx), vy: snap_vel(vy) }
+}
+
+/// Advances a projectile by one tick: straight flight, position snapped to the wire grid (its
+/// velocity is on the grid from the moment it is fired), so clients can fly it exactly as the
+/// server does.
+#[must_use]
+pub fn step_projectile(x: f32, y: f32, vx: f32, vy: f32, dt: f32) -> (f32, f32) {
+    (snap_pos(x + vx * dt), snap_pos(y + vy * dt))
 }
 
 /// Cleans a requested player name: control characters dropped, whitespace trimmed, at most
 /// [`MAX_NAME_CHARS`] characters; an empty result becomes `"pilot"`.
 #[must_use]
 pub fn sanitize_name(requested: &str) -> String {
-    let cleaned: String = requested
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(MAX_NAME_CHARS)
-        .collect();
+    let cleaned: String =
+        requested.chars().filter(|c| !c.is_control()).collect::<String>().trim().chars().take(MAX_NAME_CHARS).collect();
     let cleaned = cleaned.trim_end().to_owned();
-    if cleaned.is_empty() {
-        "pilot".to_owned()
-    } else {
-        cleaned
-    }
+    if cleaned.is_empty() { "pilot".to_owned() } else { cleaned }
 }
 
 #[cfg(test)]
@@ -189,12 +176,7 @@ mod tests {
     const DT: f32 = 1.0 / 30.0;
 
     fn at_rest(x: f32, y: f32) -> ShipMotion {
-        ShipMotion {
-            x,
-            y,
-            vx: 0.0,
-            vy: 0.0,
-        }
+        ShipMotion { x, y, vx: 0.0, vy: 0.0 }
     }
 
     #[test]
@@ -203,38 +185,21 @@ mod tests {
         for _ in 0..30 {
             m = step_ship(m, Buttons(Buttons::RIGHT), DT, Arena::DEFAULT);
         }
-        assert!(
-            m.x > 2100.0,
-            "a second of thrust to the right should move far right, got {m:?}"
-        );
-        assert!(
-            m.vx > 0.0 && m.vy == 0.0,
-            "velocity should point right, got {m:?}"
-        );
+        assert!(m.x > 2100.0, "a second of thrust to the right should move far right, got {m:?}");
+        assert!(m.vx > 0.0 && m.vy == 0.0, "velocity should point right, got {m:?}");
         for _ in 0..120 {
             m = step_ship(m, Buttons::default(), DT, Arena::DEFAULT);
         }
-        assert_eq!(
-            m.vx, 0.0,
-            "four seconds of drag should bring the ship to rest"
-        );
+        assert_eq!(m.vx, 0.0, "four seconds of drag should bring the ship to rest");
     }
 
     #[test]
     fn speed_never_exceeds_the_cap() {
         let mut m = at_rest(100.0, 100.0);
         for _ in 0..300 {
-            m = step_ship(
-                m,
-                Buttons(Buttons::DOWN | Buttons::RIGHT),
-                DT,
-                Arena::DEFAULT,
-            );
+            m = step_ship(m, Buttons(Buttons::DOWN | Buttons::RIGHT), DT, Arena::DEFAULT);
             let speed = (m.vx * m.vx + m.vy * m.vy).sqrt();
-            assert!(
-                speed <= SHIP_MAX_SPEED + 0.1,
-                "speed {speed} passed the cap"
-            );
+            assert!(speed <= SHIP_MAX_SPEED + 0.1, "speed {speed} passed the cap");
         }
     }
 
@@ -244,11 +209,7 @@ mod tests {
         for _ in 0..60 {
             m = step_ship(m, Buttons(Buttons::UP | Buttons::LEFT), DT, Arena::DEFAULT);
         }
-        assert_eq!(
-            (m.x, m.y),
-            (SHIP_RADIUS, SHIP_RADIUS),
-            "the ship should rest on the corner"
-        );
+        assert_eq!((m.x, m.y), (SHIP_RADIUS, SHIP_RADIUS), "the ship should rest on the corner");
     }
 
     #[test]
@@ -270,9 +231,6 @@ mod tests {
     fn names_are_sanitized() {
         assert_eq!(sanitize_name("  ace\u{7}  "), "ace");
         assert_eq!(sanitize_name(""), "pilot");
-        assert_eq!(
-            sanitize_name("abcdefghijklmnopqrstuvwxyz").chars().count(),
-            MAX_NAME_CHARS
-        );
+        assert_eq!(sanitize_name("abcdefghijklmnopqrstuvwxyz").chars().count(), MAX_NAME_CHARS);
     }
 }

@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, env = "ARENA_SLOW_CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
     pub slow_client_timeout: Duration,
 
+    /// Kernel send buffer of each client socket in bytes (SO_SNDBUF); default: the OS's own.
+    /// Smaller buffers bound memory per connection and let slow readers show up sooner.
+    #[arg(long, env = "ARENA_SEND_BUFFER")]
+    pub send_buffer: Option<u32>,
+
     /// Folder of the browser client served at `/` (defaults to the repository's `web-client/`).
     #[arg(long, env = "ARENA_WEB_ROOT")]
     pub web_root: Option<PathBuf>,
@@ -54,11 +59,7 @@ pub struct Config {
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 5s or 250ms)"))?;
-    if d.is_zero() {
-        Err("must be longer than zero".into())
-    } else {
-        Ok(d)
-    }
+    if d.is_zero() { Err("must be longer than zero".into()) } else { Ok(d) }
 }
 
 impl Config {
@@ -73,9 +74,7 @@ impl Config {
     /// The folder served at `/`: `--web-root`, else `web-client/` next to the server crate.
     #[must_use]
     pub fn web_root(&self) -> PathBuf {
-        self.web_root
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-client"))
+        self.web_root.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-client"))
     }
 
     /// The length of one tick.
@@ -92,25 +91,15 @@ mod tests {
     #[test]
     fn zero_or_unitless_garbage_timeouts_are_rejected() {
         assert!(Config::try_parse_from(["arena-server", "--slow-client-timeout", "0s"]).is_err());
-        assert!(
-            Config::try_parse_from(["arena-server", "--slow-client-timeout", "3 parsecs"]).is_err()
-        );
+        assert!(Config::try_parse_from(["arena-server", "--slow-client-timeout", "3 parsecs"]).is_err());
         let c = Config::try_parse_from(["arena-server", "--slow-client-timeout", "250ms"]);
-        assert_eq!(
-            c.map(|c| c.slow_client_timeout).ok(),
-            Some(Duration::from_millis(250))
-        );
+        assert_eq!(c.map(|c| c.slow_client_timeout).ok(), Some(Duration::from_millis(250)));
     }
 
     #[test]
     fn out_of_range_tick_rates_are_rejected() {
         assert!(Config::try_parse_from(["arena-server", "--tick-hz", "5"]).is_err());
         assert!(Config::try_parse_from(["arena-server", "--tick-hz", "129"]).is_err());
-        assert_eq!(
-            Config::try_parse_from(["arena-server", "--tick-hz", "60"])
-                .map(|c| c.tick_hz)
-                .ok(),
-            Some(60)
-        );
+        assert_eq!(Config::try_parse_from(["arena-server", "--tick-hz", "60"]).map(|c| c.tick_hz).ok(), Some(60));
     }
 }

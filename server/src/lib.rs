@@ -71,10 +71,7 @@ impl RunningServer {
         // Joining the room thread blocks; it returns within one tick.
         let _ = tokio::task::spawn_blocking(move || room.stop()).await;
         self.app.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.app.tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.app.tracker.wait()).await.is_err() {
             tracing::warn!("some connections did not close in time");
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.http).await;
@@ -83,60 +80,44 @@ impl RunningServer {
 
 /// Binds `config.bind`, starts the room thread and the HTTP server, and returns at once.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let arena = Arena {
-        width: config.arena_size as f32,
-        height: config.arena_size as f32,
-    };
+    let arena = Arena { width: config.arena_size as f32, height: config.arena_size as f32 };
     let tick_hz = config.tick_hz;
     let settings = RoomSettings {
-        sim: SimSettings {
-            tick_hz,
-            arena,
-            orbs: config.orbs,
-            seed: config.seed.unwrap_or_else(rand::random),
-        },
-        view: View {
-            half_width: config.view_width as f32 / 2.0,
-            half_height: config.view_height as f32 / 2.0,
-        },
+        sim: SimSettings { tick_hz, arena, orbs: config.orbs, seed: config.seed.unwrap_or_else(rand::random) },
+        view: View { half_width: config.view_width as f32 / 2.0, half_height: config.view_height as f32 / 2.0 },
         max_clients: config.max_clients,
-        slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil()
-            as u32,
+        slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
     };
     let stats = Arc::new(ServerStats::default());
-    let (inbox, room) =
-        room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
+    let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
     let shutdown = CancellationToken::new();
-    let app = Arc::new(AppState::new(
-        inbox,
-        stats.clone(),
-        tick_hz,
-        shutdown.clone(),
-    ));
+    let app = Arc::new(AppState::new(inbox, stats.clone(), tick_hz, shutdown.clone()));
     let web_root = config.web_root();
     if !web_root.join("pkg/arena_wasm.wasm").exists() {
         tracing::warn!(web_root = %web_root.display(), "the web client's wasm module is missing: run `scripts/build-web.sh`");
     }
     let app_router = router(app.clone(), web_root);
+    let send_buffer = config.send_buffer;
+    let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+        // Game frames are small and latency matters more than packet count.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        if let Some(bytes) = send_buffer
+            && let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(bytes as usize)
+        {
+            tracing::debug!(error = %e, "cannot set the send buffer size");
+        }
+    });
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
-        let serve = axum::serve(listener, app_router)
-            .with_graceful_shutdown(async move { stop.cancelled().await });
+        let serve = axum::serve(listener, app_router).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "http server failed");
         }
     });
     tracing::info!(%addr, tick_hz, "arena listening");
-    Ok(RunningServer {
-        addr,
-        stats,
-        shutdown,
-        http,
-        room,
-        app,
-    })
+    Ok(RunningServer { addr, stats, shutdown, http, room, app })
 }

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Bytes;
+use tokio_util::sync::CancellationToken;
 
 /// Most bytes of reliable frames that may wait for one client before it counts as too slow.
 pub const RELIABLE_BACKLOG_LIMIT: usize = 256 * 1024;
@@ -41,6 +42,7 @@ pub enum Closing {
 pub struct Mailbox {
     lanes: Mutex<Lanes>,
     wake: Notify,
+    closed: CancellationToken,
 }
 
 /// What the writer took out of a mailbox.
@@ -88,6 +90,12 @@ impl Mailbox {
         replaced
     }
 
+    /// Takes back the snapshot the writer has not taken yet. Returns `true` if there was one: it
+    /// will never be sent, so the next snapshot must not assume the client has it.
+    pub fn retract_snapshot(&self) -> bool {
+        self.lanes().snapshot.take().is_some()
+    }
+
     /// Asks the writer to end the connection after what is already queued. The first call wins.
     pub fn close(&self, closing: Closing) {
         let mut lanes = self.lanes();
@@ -95,7 +103,14 @@ impl Mailbox {
             lanes.closing = Some(closing);
         }
         drop(lanes);
+        self.closed.cancel();
         self.wake.notify_one();
+    }
+
+    /// Resolves once [`Mailbox::close`] has been called: a writer stuck on a full socket uses it
+    /// to give up instead of hanging on a client that stopped reading.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await;
     }
 
     /// Whether [`Mailbox::close`] was called.
@@ -128,22 +143,14 @@ mod tests {
     fn the_latest_snapshot_wins_and_reliable_frames_all_arrive_first() {
         let mb = Mailbox::default();
         assert!(!mb.offer_snapshot(Bytes::from_static(b"s1")));
-        mb.send_reliable(Bytes::from_static(b"r1"))
-            .expect("room in the backlog");
-        assert!(
-            mb.offer_snapshot(Bytes::from_static(b"s2")),
-            "an untaken snapshot should be reported as replaced"
-        );
-        mb.send_reliable(Bytes::from_static(b"r2"))
-            .expect("room in the backlog");
+        mb.send_reliable(Bytes::from_static(b"r1")).expect("room in the backlog");
+        assert!(mb.offer_snapshot(Bytes::from_static(b"s2")), "an untaken snapshot should be reported as replaced");
+        mb.send_reliable(Bytes::from_static(b"r2")).expect("room in the backlog");
         let mut batch = Batch::default();
         mb.take(&mut batch);
         assert_eq!(batch.frames, vec![&b"r1"[..], &b"r2"[..], &b"s2"[..]]);
         assert_eq!(batch.closing, None);
-        assert!(
-            !mb.offer_snapshot(Bytes::from_static(b"s3")),
-            "after a take nothing is replaced"
-        );
+        assert!(!mb.offer_snapshot(Bytes::from_static(b"s3")), "after a take nothing is replaced");
     }
 
     #[test]
@@ -157,10 +164,7 @@ mod tests {
     #[test]
     fn the_first_close_wins() {
         let mb = Mailbox::default();
-        let bye = Bye {
-            reason: ByeReason::TooSlow,
-            message: "slow".into(),
-        };
+        let bye = Bye { reason: ByeReason::TooSlow, message: "slow".into() };
         mb.close(Closing::Bye(bye.clone()));
         mb.close(Closing::Quietly);
         let mut batch = Batch::default();

@@ -10,19 +10,12 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     tracing::info!(?config, "starting");
     let server = arena_server::start(&config).await?;
-    println!(
-        "Arena is running: open http://{}/ in a browser (Ctrl-C to stop)",
-        server.local_addr()
-    );
-    wait_for_signal()
-        .await
-        .context("cannot listen for shutdown signals")?;
+    println!("Arena is running: open http://{}/ in a browser (Ctrl-C to stop)", server.local_addr());
+    wait_for_signal().await.context("cannot listen for shutdown signals")?;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

@@ -26,6 +26,8 @@ pub struct ServerStats {
     pub snapshots_sent: AtomicU64,
     /// Snapshots replaced before their writer took them (backpressure).
     pub snapshots_dropped: AtomicU64,
+    /// Full snapshots clients asked for after their world stopped matching (desyncs).
+    pub desyncs_reported: AtomicU64,
     /// Inputs dropped because the room's input channel was full.
     pub inputs_dropped: AtomicU64,
     /// Connections the server closed with a `Bye`, by reason label.
@@ -48,10 +50,7 @@ impl ServerStats {
 
     /// Counts a connection closed with a `Bye` of this reason.
     pub fn count_close(&self, label: &'static str) {
-        let mut closed = self
-            .closed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match closed.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => closed.push((label, 1)),
@@ -61,14 +60,8 @@ impl ServerStats {
     /// How many connections were closed with a `Bye` of this reason.
     #[must_use]
     pub fn closed_with(&self, label: &str) -> u64 {
-        let closed = self
-            .closed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        closed
-            .iter()
-            .find(|(l, _)| *l == label)
-            .map_or(0, |(_, n)| *n)
+        let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        closed.iter().find(|(l, _)| *l == label).map_or(0, |(_, n)| *n)
     }
 }
 

@@ -9,7 +9,9 @@
 // It joins with a name, checks that snapshots arrive, holds a move key and checks that both the
 // server's and the predicted position of the own ship moved, waits for another ship (the runner
 // starts bots in the room) to be drawn, fires and checks that a projectile shows up. Page errors
-// fail the test; console errors are forwarded to stderr. Prints one JSON line on success.
+// fail the test; console errors are forwarded to stderr. Snapshots are deltas against the page's
+// copy of the world: over TCP not one may fail to apply (arenaDebug.desyncs must stay 0), and at
+// least one full snapshot (the first) must have arrived. Prints one JSON line on success.
 
 import { chromium } from 'playwright-core';
 
@@ -175,6 +177,12 @@ async function main() {
   const final = await debug();
   if (process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
   if (pageErrors.length) throw new Error(`${pageErrors.length} page error(s), first: ${pageErrors[0]}`);
+  if (final.desyncs !== 0) {
+    throw new Error(`${final.desyncs} snapshot(s) could not be applied (${final.fullRequests} RequestFull sent); over TCP there must be none. Last debug view: ${JSON.stringify(final)}`);
+  }
+  if (!(final.fullSnapshots >= 1)) {
+    throw new Error(`no full snapshot was counted (fullSnapshots = ${final.fullSnapshots}); the first snapshot of a connection is full`);
+  }
 
   console.log(JSON.stringify({
     ok: true,
@@ -190,6 +198,8 @@ async function main() {
     projectiles_drawn: shot.projectilesDrawn,
     orbs_drawn: final.orbsDrawn,
     snapshots: final.snapshots,
+    desyncs: final.desyncs,
+    full_snapshots: final.fullSnapshots,
     ping_ms: final.ping === null ? null : Math.round(final.ping * 10) / 10,
     console_errors: consoleErrors,
     elapsed_ms: Date.now() - started,

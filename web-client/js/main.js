@@ -2,7 +2,9 @@
 /**
  * Wiring of the page: loads the wasm codec, shows the join form, and on Play connects and runs
  * the frame loop — a fixed-step accumulator sends one input per server tick and advances the
- * prediction, then the interpolated world is drawn and the HUD refreshed. Exposes a read-only
+ * prediction, then the interpolated world is drawn and the HUD refreshed. A snapshot that could
+ * not be applied (a desync; net.js asks for a full one) is skipped: the last good state stays on
+ * screen and the prediction runs on until the full snapshot arrives. Exposes a read-only
  * `window.arenaDebug` view for tests. Owns the glue only: every concern lives in its module.
  */
 
@@ -42,6 +44,8 @@ let acc = 0;
 let lastFrame = performance.now();
 let fps = 60;
 let aim = 0;
+/** Buttons of the last input sent, for the own ship's thrust flame. */
+let lastButtons = 0;
 let counts = { shipsDrawn: 0, orbsDrawn: 0, projectilesDrawn: 0 };
 
 nameInput.maxLength = rules.max_name_chars;
@@ -81,6 +85,7 @@ function join(/** @type {string} */ name) {
 function onMessage(msg) {
   const now = performance.now();
   if (msg.Snapshot) {
+    if (msg.Snapshot.desync !== undefined) return; // keep the last good state; a full one is on its way
     state.onSnapshot(msg.Snapshot, now);
     predictor.onSnapshot(state.ownServer, msg.Snapshot.ack_seq);
   } else if (msg.Welcome) {
@@ -109,6 +114,7 @@ function tick() {
   // The camera keeps the own ship at the centre of the canvas.
   aim = controls.aimFrom(canvas.clientWidth / 2, canvas.clientHeight / 2, aim);
   const input = predictor.tick(controls.sampleButtons(), codec.angleToWire(aim));
+  lastButtons = input.buttons;
   net?.send(codec.encodeInput(input.seq, input.buttons, input.aim));
 }
 
@@ -154,7 +160,10 @@ function frame(/** @type {number} */ t) {
     arena: state.arena,
     myId: state.myId,
     own: own && state.myId !== null
-      ? { id: state.myId, x: camera.x, y: camera.y, aim, hp: own.hp, alive: own.alive, name: nameOf(state.myId) }
+      ? {
+        id: state.myId, x: camera.x, y: camera.y, aim, hp: own.hp, alive: own.alive, name: nameOf(state.myId),
+        buttons: lastButtons,
+      }
       : null,
     others: world ? world.ships.map((s) => ({ ...s, name: nameOf(s.id) })) : [],
     projectiles: world ? world.projectiles : [],
@@ -166,6 +175,7 @@ function frame(/** @type {number} */ t) {
       orbRadius: rules.orb_radius,
       maxHp: rules.ship_max_hp,
     },
+    buttonBits: { up: rules.button_up, down: rules.button_down, left: rules.button_left, right: rules.button_right },
   });
 
   state.expireKills(now);
@@ -183,7 +193,7 @@ function frame(/** @type {number} */ t) {
       ? rules.respawn_delay_s - (now - state.diedAt) / 1000
       : null,
     myScore: own?.score ?? 0,
-    status,
+    status: status || (net?.resyncing ? 'resynchronizing…' : ''),
   }, now);
   requestAnimationFrame(frame);
 }
@@ -214,6 +224,10 @@ Object.defineProperty(window, 'arenaDebug', {
       pendingInputs: predictor.pending.length,
       lastCorrection: predictor.lastCorrection,
       corrections: predictor.corrections,
+      desyncs: net?.desyncs ?? 0,
+      fullSnapshots: net?.fullSnapshots ?? 0,
+      fullRequests: net?.fullRequests ?? 0,
+      resyncing: net?.resyncing ?? false,
       arena: { ...state.arena },
       tickHz: state.tickHz,
     };

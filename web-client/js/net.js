@@ -2,7 +2,9 @@
 /**
  * The WebSocket to the server: connect, say Hello, hand decoded messages to the page, ping once a
  * second for the round-trip time, count bytes for kbps down, and reconnect with backoff when the
- * connection is lost. Knows the wire only through the wasm codec; owns no game state.
+ * connection is lost. When a snapshot cannot be applied (a desync: the wasm module's world is then
+ * empty), asks the server for a full snapshot, once, and waits for it. Knows the wire only through
+ * the wasm codec; owns no game state.
  */
 
 /** @typedef {import('./wasm.js').Codec} Codec */
@@ -11,6 +13,11 @@
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 8000;
 const PING_EVERY_MS = 1000;
+/**
+ * While the world is lost, every delta against it fails too; RequestFull is sent again only if no
+ * full snapshot arrived this long after the last one (it should take one round trip).
+ */
+const RESYNC_RETRY_MS = 1000;
 
 /** The WebSocket URL of the page's own server, or `?ws=` from the page URL (for development). */
 export function defaultServerUrl() {
@@ -22,7 +29,8 @@ export function defaultServerUrl() {
 
 /**
  * @typedef {object} ConnectionHandlers
- * @property {(msg: any) => void} onMessage  every decoded ServerMsg except Pong
+ * @property {(msg: any) => void} onMessage  every decoded ServerMsg except Pong (a desynced
+ *   Snapshot, `{ tick, desync }`, included: the full snapshot has already been asked for)
  * @property {() => void} [onOpen]
  * @property {(info: { code: number, reason: string, retryInMs: number | null }) => void} [onClose]
  */
@@ -49,6 +57,14 @@ export class Connection {
     this.kbpsDown = 0;
     this.bytesDown = 0;
     this.decodeErrors = 0;
+    /** Snapshots that could not be applied, over all connections (0 over a sane TCP link). */
+    this.desyncs = 0;
+    /** Full snapshots received: the first of each connection, and answers to RequestFull. */
+    this.fullSnapshots = 0;
+    /** RequestFull messages sent. */
+    this.fullRequests = 0;
+    /** When the last RequestFull went out while the world is lost; null while in sync. */
+    this.resyncSince = /** @type {number | null} */ (null);
     /** Last Bye from the server, if any: `{ reason, message }`. */
     this.lastBye = /** @type {{ reason: string, message: string } | null} */ (null);
     this.windowBytes = 0;
@@ -72,6 +88,11 @@ export class Connection {
     this.ws?.close(1000, 'bye');
   }
 
+  /** Whether the world was lost and a full snapshot is awaited. */
+  get resyncing() {
+    return this.resyncSince !== null;
+  }
+
   /** Sends one encoded client frame if the socket is open; drops it otherwise. */
   send(/** @type {Uint8Array} */ frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
@@ -85,6 +106,7 @@ export class Connection {
     ws.onopen = () => {
       this.connected = true;
       this.lastBye = null;
+      this.resyncSince = null; // a new connection starts with a Welcome and a full snapshot
       this.send(this.codec.encodeHello(this.name));
       this.ping();
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
@@ -128,9 +150,32 @@ export class Connection {
       }
       return;
     }
+    if (msg.Snapshot) this.snapshot(msg.Snapshot);
     if (msg.Welcome) this.attempt = 0;
     if (msg.Bye) this.lastBye = msg.Bye;
     this.handlers.onMessage(msg);
+  }
+
+  /**
+   * Keeps the decoder in sync: a desync asks for a full snapshot, unless one was asked for
+   * recently (the deltas still in flight fail too until it arrives).
+   * @private
+   */
+  snapshot(/** @type {any} */ s) {
+    if (s.desync === undefined) {
+      if (s.full) {
+        this.fullSnapshots++;
+        this.resyncSince = null;
+      }
+      return;
+    }
+    this.desyncs++;
+    const now = performance.now();
+    if (this.resyncSince !== null && now - this.resyncSince < RESYNC_RETRY_MS) return;
+    console.warn(`arena: desync at tick ${s.tick} (${s.desync}); asking for a full snapshot`);
+    this.resyncSince = now;
+    this.fullRequests++;
+    this.send(this.codec.encodeRequestFull(s.tick));
   }
 
   /** @private */

@@ -7,7 +7,8 @@
  */
 
 /**
- * @typedef {{ id: number, x: number, y: number, aim: number, hp: number, name: string }} ShipView
+ * @typedef {{ id: number, x: number, y: number, aim: number, hp: number, name: string,
+ *             buttons?: number }} ShipView  `buttons`: move buttons held, for the thrust flame
  * @typedef {object} Scene
  * @property {number} width   canvas size in CSS pixels
  * @property {number} height
@@ -23,6 +24,7 @@
  * @property {{ x: number, y: number, kind: string }[]} orbs
  * @property {boolean} minimap  whether to draw the overview map in the corner
  * @property {{ shipRadius: number, projectileRadius: number, orbRadius: number, maxHp: number }} sizes
+ * @property {{ up: number, down: number, left: number, right: number }} buttonBits  move button bits
  */
 
 const COLORS = {
@@ -40,6 +42,8 @@ const COLORS = {
   name: '#e5e7eb',
   nameOwn: '#99f6e4',
   hpBack: 'rgba(0, 0, 0, 0.6)',
+  flame: '#fb923c',
+  flameCore: '#fde68a',
 };
 
 /** Scale that fits the server's view rectangle into the canvas. */
@@ -139,6 +143,7 @@ export function drawFrame(ctx, s) {
   for (const ship of s.others) {
     if (!visible(ship.x, ship.y, SR * 2)) continue;
     shipsDrawn++;
+    drawFlame(ctx, ship, SR, s.buttonBits, s.time);
     drawShip(ctx, ship, SR, shipColor(ship.id), scale, false);
     labels.push({ ship, own: false });
   }
@@ -147,6 +152,7 @@ export function drawFrame(ctx, s) {
     ctx.beginPath();
     ctx.arc(s.own.x, s.own.y, SR * 2.1, 0, Math.PI * 2);
     ctx.fill();
+    drawFlame(ctx, s.own, SR, s.buttonBits, s.time);
     drawShip(ctx, s.own, SR, COLORS.own, scale, true);
     labels.push({ ship: s.own, own: true });
   }
@@ -242,6 +248,41 @@ function drawShip(ctx, ship, r, color, scale, own) {
   ctx.lineWidth = (own ? 2.5 : 1.5) / scale;
   ctx.strokeStyle = own ? '#ffffff' : 'rgba(0, 0, 0, 0.7)';
   ctx.stroke();
+}
+
+/**
+ * Exhaust behind a thrusting ship. Move keys push along the world axes whatever the aim, so the
+ * flame points against the thrust, not against the nose.
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {ShipView} ship
+ * @param {number} r
+ * @param {{ up: number, down: number, left: number, right: number }} bits
+ * @param {number} time  ms, for the flicker
+ */
+function drawFlame(ctx, ship, r, bits, time) {
+  const b = ship.buttons ?? 0;
+  const axis = (/** @type {number} */ neg, /** @type {number} */ pos) => ((b & pos) ? 1 : 0) - ((b & neg) ? 1 : 0);
+  let tx = axis(bits.left, bits.right);
+  let ty = axis(bits.up, bits.down);
+  if (tx === 0 && ty === 0) return;
+  const n = Math.hypot(tx, ty);
+  tx /= n;
+  ty /= n;
+  const len = r * (1.1 + 0.25 * Math.sin(time / 45 + ship.id));
+  const base = r * 0.55;
+  const [bx, by] = [ship.x - tx * base, ship.y - ty * base];
+  const [px, py] = [-ty, tx]; // across the flame
+  for (const [k, color] of /** @type {const} */ ([[1, COLORS.flame], [0.55, COLORS.flameCore]])) {
+    ctx.fillStyle = color;
+    ctx.globalAlpha = 0.85;
+    ctx.beginPath();
+    ctx.moveTo(bx + px * r * 0.5 * k, by + py * r * 0.5 * k);
+    ctx.lineTo(bx - tx * len * k * 1.5, by - ty * len * k * 1.5);
+    ctx.lineTo(bx - px * r * 0.5 * k, by - py * r * 0.5 * k);
+    ctx.closePath();
+    ctx.fill();
+  }
+  ctx.globalAlpha = 1;
 }
 
 /**

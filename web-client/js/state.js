@@ -1,14 +1,15 @@
 // @ts-check
 /**
  * What the page knows about the room: the room's constants from Welcome, a short buffer of
- * snapshots (converted from wire fixed point to world units) with a mapping from server ticks to
- * local time, interpolation of other ships and projectiles ~2 snapshot intervals in the past, the
+ * snapshots (the whole world in view as the wasm decoder holds it after each one, converted from
+ * wire fixed point to world units) with a mapping from server ticks to local time, interpolation of other ships and projectiles ~2 snapshot intervals in the past, the
  * roster of names, the kill feed and the scoreboard. Touches neither the socket nor the canvas.
  */
 
 /**
  * @typedef {{ id: number, x: number, y: number, vx: number, vy: number, aim: number,
- *             hp: number, alive: boolean, score: number }} Ship
+ *             hp: number, alive: boolean, score: number, buttons: number }} Ship
+ *   `buttons`: the move buttons the ship applied in its last tick (the high nibble of its flags)
  * @typedef {{ id: number, x: number, y: number, vx: number, vy: number, owner: number }} Projectile
  * @typedef {{ id: number, x: number, y: number, kind: string }} Orb
  * @typedef {{ tick: number, ackSeq: number, ships: Map<number, Ship>,
@@ -23,6 +24,11 @@ const MAX_SNAPSHOTS = 48;
 const MAX_EXTRAPOLATION_MS = 100;
 /** A ship that moves further than this between two snapshots teleported (respawn): no lerp. */
 const TELEPORT_DIST = 300;
+/**
+ * A full snapshot further than this (in seconds of ticks) past the newest buffered one follows a
+ * long resync: the buffer is dropped rather than interpolated across the gap.
+ */
+const MAX_LERP_GAP_S = 0.5;
 const KILL_FEED_LEN = 6;
 const KILL_FEED_MS = 8000;
 /** Source of change counters, global so a fresh state never repeats an old state's numbers. */
@@ -98,7 +104,7 @@ export class GameState {
   }
 
   /**
-   * @param {any} s  the Snapshot message (wire units)
+   * @param {any} s  an applied Snapshot as the wasm decoder renders it (wire units; not a desync)
    * @param {number} now  local ms (performance.now)
    */
   onSnapshot(s, now) {
@@ -110,7 +116,7 @@ export class GameState {
     for (const w of s.ships) {
       snap.ships.set(w.id, {
         id: w.id, x: w.x / P, y: w.y / P, vx: w.vx / V, vy: w.vy / V, aim: w.aim * A,
-        hp: w.hp, alive: (w.flags & 1) !== 0, score: w.score,
+        hp: w.hp, alive: (w.flags & 1) !== 0, score: w.score, buttons: (w.flags >> 4) & 0xf,
       });
     }
     for (const w of s.projectiles) {
@@ -118,13 +124,21 @@ export class GameState {
     }
     for (const w of s.orbs) snap.orbs.push({ id: w.id, x: w.x / P, y: w.y / P, kind: w.kind });
 
-    const prev = this.newest;
+    let prev = this.newest;
     if (prev && snap.tick <= prev.tick) return; // TCP keeps order; ignore a repeat
-    if (prev) {
+    if (prev && s.full) {
+      // The answer to a RequestFull (or a fresh start): the gap since the last good snapshot is
+      // the resync's, not the server's pace, so it does not count towards the interval; after a
+      // long one, interpolating from the old states would drag everything across the screen.
+      if (snap.tick - prev.tick > MAX_LERP_GAP_S * this.tickHz) {
+        this.snaps.length = 0;
+        prev = null;
+      }
+    } else if (prev) {
       const gap = Math.min(10, snap.tick - prev.tick);
       this.intervalTicks += (gap - this.intervalTicks) * 0.1;
     }
-    const wasAlive = this.ownServer?.alive ?? true;
+    const wasAlive = prev?.ships.get(this.myId ?? -1)?.alive ?? true;
     this.snaps.push(snap);
     if (this.snaps.length > MAX_SNAPSHOTS) this.snaps.shift();
     this.snapshotsReceived++;

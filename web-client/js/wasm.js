@@ -1,17 +1,23 @@
 // @ts-check
 /**
  * Loads the wasm build of the `protocol` crate (see web-client/wasm) and wraps its raw exports:
- * the server's own decoder, the client message encoder, and the movement step the server runs, so
- * the page predicts bit for bit like the server. Owns no game state.
+ * the protocol's own decoder, the client message encoder, and the movement step the server runs,
+ * so the page predicts bit for bit like the server. The module keeps the client's copy of the
+ * world (snapshots are deltas against it): a Welcome resets it, each Snapshot moves it on and
+ * comes out as the whole world in view. No other game state lives here.
  */
 
 /** @typedef {{ x: number, y: number, vx: number, vy: number }} Motion */
 /**
  * @typedef {object} Codec
- * @property {(frame: Uint8Array) => any} decodeServer  ServerMsg as serde JSON; throws on bad frames
+ * @property {(frame: Uint8Array) => any} decodeServer  ServerMsg as JSON; throws on bad frames. A
+ *   Snapshot comes out as `{ tick, ack_seq, full, ships, projectiles, orbs }` (wire units; ship
+ *   `aim` as a u16 fraction of a turn), or as `{ tick, desync }` when it could not be applied: the
+ *   module's world is then empty until a full snapshot arrives (send RequestFull).
  * @property {(name: string) => Uint8Array} encodeHello
  * @property {(seq: number, buttons: number, aim: number) => Uint8Array} encodeInput
  * @property {(t: number) => Uint8Array} encodePing
+ * @property {(tick: number) => Uint8Array} encodeRequestFull
  * @property {(m: Motion, buttons: number, tickHz: number, arenaW: number, arenaH: number) => Motion} stepShip
  * @property {(radians: number) => number} angleToWire  radians → u16 fraction of a turn
  * @property {Record<string, number>} rules  rule and wire constants (ship_radius, pos_scale, …)
@@ -58,6 +64,7 @@ export async function loadWasm(url = new URL('../pkg/arena_wasm.wasm', import.me
     },
     encodeInput: (seq, buttons, aim) => outBytes(ex.encode_input(seq >>> 0, buttons >>> 0, aim >>> 0)).slice(),
     encodePing: (t) => outBytes(ex.encode_ping(t)).slice(),
+    encodeRequestFull: (tick) => outBytes(ex.encode_request_full(tick >>> 0)).slice(),
     stepShip(m, buttons, tickHz, arenaW, arenaH) {
       ex.step_ship(m.x, m.y, m.vx, m.vy, buttons >>> 0, tickHz >>> 0, arenaW, arenaH);
       const [x, y, vx, vy] = new Float32Array(memory.buffer, ex.step_out_ptr(), 4);

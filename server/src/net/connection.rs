@@ -25,10 +25,7 @@ use tracing::Instrument;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn bye(reason: ByeReason, message: impl Into<String>) -> Bye {
-    Bye {
-        reason,
-        message: message.into(),
-    }
+    Bye { reason, message: message.into() }
 }
 
 /// Serves one upgraded connection until it ends.
@@ -43,9 +40,17 @@ where
         let mailbox = Arc::new(Mailbox::default());
         let writer = write_loop(sink, mailbox.clone(), app.stats.clone());
         tokio::pin!(writer);
-        let reader = read_loop(&mut stream, client, &mailbox, &app);
-        let joined = tokio::select! {
-            outcome = reader => {
+        let outcome = {
+            let reader = read_loop(&mut stream, client, &mailbox, &app);
+            tokio::select! {
+                outcome = reader => Some(outcome),
+                // The writer ended first: the room closed us, or the socket failed.
+                () = &mut writer => None,
+            }
+        };
+        let writer_done = outcome.is_none();
+        let joined = match outcome {
+            Some(outcome) => {
                 match outcome.bye {
                     Some(b) => {
                         tracing::debug!(reason = b.reason.label(), message = %b.message, "closing connection");
@@ -54,20 +59,21 @@ where
                     }
                     None => mailbox.close(Closing::Quietly),
                 }
-                // Let the writer send its close frame, then read on until the peer answers it:
-                // closing a socket with unread input makes the kernel send a reset, which can
-                // destroy the close frame before the client reads it.
-                let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                    (&mut writer).await;
-                    while let Some(Ok(_)) = stream.next().await {}
-                })
-                .await;
                 outcome.joined
             }
-            // The writer ended first: the room closed us, or the socket failed. Telling the room
-            // we left is harmless if we never joined.
-            () = &mut writer => true,
+            // Telling the room we left is harmless if we never joined.
+            None => true,
         };
+        // Let the writer send its close frame, then read on until the peer answers it: closing a
+        // socket with unread input makes the kernel send a reset, which can destroy the close
+        // frame (and the Bye before it) before the client reads them.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            if !writer_done {
+                (&mut writer).await;
+            }
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
         if joined {
             app.inbox.leave(client);
         }
@@ -98,20 +104,14 @@ where
     };
     let hello = match first {
         Err(_) => {
-            return not_joined(Some(bye(
-                ByeReason::HandshakeTimeout,
-                "no Hello within 5 s",
-            )));
+            return not_joined(Some(bye(ByeReason::HandshakeTimeout, "no Hello within 5 s")));
         }
         Ok(Frame::Gone) => return not_joined(None),
         Ok(Frame::Bad(b)) => return not_joined(Some(b)),
         Ok(Frame::Binary(bytes)) => match decode_client(&bytes) {
             Ok(ClientMsg::Hello(hello)) => hello,
             Ok(_) => {
-                return not_joined(Some(bye(
-                    ByeReason::Malformed,
-                    "the first message must be Hello",
-                )));
+                return not_joined(Some(bye(ByeReason::Malformed, "the first message must be Hello")));
             }
             Err(e) => {
                 return not_joined(Some(bye(ByeReason::Malformed, format!("bad Hello: {e}"))));
@@ -119,17 +119,10 @@ where
         },
     };
     if hello.protocol_version != PROTOCOL_VERSION {
-        let message = format!(
-            "protocol version {} is not the server's {PROTOCOL_VERSION}",
-            hello.protocol_version
-        );
+        let message = format!("protocol version {} is not the server's {PROTOCOL_VERSION}", hello.protocol_version);
         return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
     }
-    app.inbox.join(RoomCommand::Join {
-        client,
-        name: hello.name,
-        mailbox: mailbox.clone(),
-    });
+    app.inbox.control(RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone() });
     let joined = |bye| ReadOutcome { joined: true, bye };
 
     // Clients send one input per tick plus a ping a second; allow twice that with a burst.
@@ -143,10 +136,7 @@ where
             Frame::Bad(b) => return joined(Some(b)),
         };
         if !limit.allow(Instant::now()) {
-            return joined(Some(bye(
-                ByeReason::InputFlood,
-                format!("more than {rate} messages per second"),
-            )));
+            return joined(Some(bye(ByeReason::InputFlood, format!("more than {rate} messages per second"))));
         }
         match decode_client(&bytes) {
             Ok(ClientMsg::Input(input)) => app.inbox.input(client, input),
@@ -155,6 +145,10 @@ where
                 if mailbox.send_reliable(Bytes::copy_from_slice(&buf)).is_err() {
                     return joined(Some(bye(ByeReason::TooSlow, "too many unread messages")));
                 }
+            }
+            Ok(ClientMsg::RequestFull { tick }) => {
+                tracing::debug!(tick = tick.0, "client asked for a full snapshot");
+                app.inbox.control(RoomCommand::RequestFull { client });
             }
             Ok(ClientMsg::Hello(_)) => {
                 return joined(Some(bye(ByeReason::Malformed, "Hello sent twice")));
@@ -182,20 +176,14 @@ where
                 return Frame::Binary(bytes);
             }
             Some(Ok(Message::Text(_))) => {
-                return Frame::Bad(bye(
-                    ByeReason::Malformed,
-                    "text frames are not part of the protocol",
-                ));
+                return Frame::Bad(bye(ByeReason::Malformed, "text frames are not part of the protocol"));
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Err(WsError::Capacity(e))) => {
                 return Frame::Bad(bye(ByeReason::Malformed, format!("frame too large: {e}")));
             }
             Some(Err(WsError::Protocol(e))) => {
-                return Frame::Bad(bye(
-                    ByeReason::Malformed,
-                    format!("websocket protocol error: {e}"),
-                ));
+                return Frame::Bad(bye(ByeReason::Malformed, format!("websocket protocol error: {e}")));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "read failed");
@@ -205,11 +193,28 @@ where
     }
 }
 
-async fn write_loop<S>(
-    mut sink: SplitSink<WebSocketStream<S>, Message>,
-    mailbox: Arc<Mailbox>,
-    stats: Arc<ServerStats>,
-) where
+/// How long a socket write may still take once the connection is closing (it may be stuck on a
+/// client that stopped reading).
+const STUCK_WRITE_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs one socket operation; if the mailbox starts closing while it is blocked, allows it
+/// [`STUCK_WRITE_GRACE`] more, then gives up. `Err` means the connection is done.
+async fn guarded<F, E>(mailbox: &Mailbox, op: F) -> Result<(), ()>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    tokio::pin!(op);
+    tokio::select! {
+        r = &mut op => r.map_err(|_| ()),
+        () = mailbox.closed() => match tokio::time::timeout(STUCK_WRITE_GRACE, op).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        },
+    }
+}
+
+async fn write_loop<S>(mut sink: SplitSink<WebSocketStream<S>, Message>, mailbox: Arc<Mailbox>, stats: Arc<ServerStats>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut batch = Batch::default();
@@ -220,38 +225,33 @@ async fn write_loop<S>(
         let mut bytes = 0;
         for frame in batch.frames.drain(..) {
             bytes += frame.len() as u64;
-            if sink.feed(Message::Binary(frame)).await.is_err() {
+            if guarded(&mailbox, sink.feed(Message::Binary(frame))).await.is_err() {
                 return;
             }
         }
         ServerStats::add(&stats.bytes_sent, bytes);
         match batch.closing.take() {
             None => {
-                if sink.flush().await.is_err() {
+                if guarded(&mailbox, sink.flush()).await.is_err() {
                     return;
                 }
             }
             Some(Closing::Quietly) => {
-                let _ = sink.close().await;
+                let _ = guarded(&mailbox, sink.close()).await;
                 return;
             }
             Some(Closing::Bye(b)) => {
                 encode_server_into(&ServerMsg::Bye(b.clone()), &mut buf);
-                let _ = sink
-                    .feed(Message::Binary(Bytes::copy_from_slice(&buf)))
-                    .await;
+                let _ = guarded(&mailbox, sink.feed(Message::Binary(Bytes::copy_from_slice(&buf)))).await;
                 // A close frame's reason may hold at most 123 bytes.
                 let mut end = b.message.len().min(120);
                 while !b.message.is_char_boundary(end) {
                     end -= 1;
                 }
-                let reason = &b.message[..end];
-                let frame = CloseFrame {
-                    code: CloseCode::from(b.reason.close_code()),
-                    reason: reason.into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                let _ = sink.close().await;
+                let frame =
+                    CloseFrame { code: CloseCode::from(b.reason.close_code()), reason: b.message[..end].into() };
+                let _ = guarded(&mailbox, sink.send(Message::Close(Some(frame)))).await;
+                let _ = guarded(&mailbox, sink.close()).await;
                 return;
             }
         }

@@ -41,20 +41,8 @@ pub struct AppState {
 impl AppState {
     /// Shared state for a server whose room is behind `inbox`.
     #[must_use]
-    pub fn new(
-        inbox: RoomInbox,
-        stats: Arc<ServerStats>,
-        tick_hz: u16,
-        shutdown: CancellationToken,
-    ) -> AppState {
-        AppState {
-            inbox,
-            stats,
-            tick_hz,
-            shutdown,
-            tracker: TaskTracker::new(),
-            next_client: AtomicU64::new(1),
-        }
+    pub fn new(inbox: RoomInbox, stats: Arc<ServerStats>, tick_hz: u16, shutdown: CancellationToken) -> AppState {
+        AppState { inbox, stats, tick_hz, shutdown, tracker: TaskTracker::new(), next_client: AtomicU64::new(1) }
     }
 }
 
@@ -100,23 +88,18 @@ fn bad_request(why: &'static str) -> Response {
 
 fn websocket_key(headers: &HeaderMap) -> Result<String, &'static str> {
     let has_token = |name: header::HeaderName, token: &str| {
-        headers.get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+        headers
+            .get_all(name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
     };
     if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
         return Err("expected a WebSocket upgrade request\n");
     }
-    if headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_none_or(|v| v != "13")
-    {
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
         return Err("only WebSocket version 13 is supported\n");
     }
-    let key = headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or("missing Sec-WebSocket-Key\n")?;
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or("missing Sec-WebSocket-Key\n")?;
     Ok(derive_accept_key(key.as_bytes()))
 }
 
@@ -134,12 +117,9 @@ async fn upgrade(State(state): State<Arc<AppState>>, request: Request) -> Respon
     state.tracker.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(websocket_config()),
-                )
-                .await;
+                let ws =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(websocket_config()))
+                        .await;
                 connection::run(ws, client, task_state).await;
             }
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),

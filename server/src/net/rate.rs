@@ -15,12 +15,7 @@ impl RateLimit {
     /// A full bucket.
     #[must_use]
     pub fn new(rate: f64, burst: f64, now: Instant) -> RateLimit {
-        RateLimit {
-            rate,
-            burst,
-            tokens: burst,
-            last: now,
-        }
+        RateLimit { rate, burst, tokens: burst, last: now }
     }
 
     /// Takes one token at `now`; `false` when the bucket is empty (the client is flooding).
@@ -46,15 +41,9 @@ mod tests {
     fn a_burst_passes_then_only_the_rate() {
         let t0 = Instant::now();
         let mut r = RateLimit::new(10.0, 5.0, t0);
-        assert!(
-            (0..5).all(|_| r.allow(t0)),
-            "a full bucket should pass a burst"
-        );
+        assert!((0..5).all(|_| r.allow(t0)), "a full bucket should pass a burst");
         assert!(!r.allow(t0), "an empty bucket should refuse");
-        assert!(
-            r.allow(t0 + Duration::from_millis(100)),
-            "one token refills in 1/rate seconds"
-        );
+        assert!(r.allow(t0 + Duration::from_millis(100)), "one token refills in 1/rate seconds");
         assert!(!r.allow(t0 + Duration::from_millis(100)));
     }
 }

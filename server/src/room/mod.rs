@@ -9,13 +9,11 @@ pub mod runner;
 
 use crate::mailbox::{Closing, Mailbox};
 use crate::metrics::ServerStats;
-use crate::replication::{Replicator, View};
+use crate::replication::{ClientReplica, Replicator, View};
 use crate::sim::components::Pilot;
 use crate::sim::{Sim, SimSettings};
 use arena_protocol::codec::encode_server_into;
-use arena_protocol::{
-    Bye, ByeReason, GameEvent, InputFrame, NetId, ScoreEntry, Scoreboard, ServerMsg, Welcome,
-};
+use arena_protocol::{Bye, ByeReason, GameEvent, InputFrame, NetId, ScoreEntry, Scoreboard, ServerMsg, Welcome};
 use bevy_ecs::entity::Entity;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +47,11 @@ pub enum RoomCommand {
         /// The connection.
         client: ClientId,
     },
+    /// The client's world no longer matches the server's: send it a full snapshot.
+    RequestFull {
+        /// The connection.
+        client: ClientId,
+    },
 }
 
 /// Fixed settings of a room.
@@ -68,6 +71,7 @@ struct Member {
     entity: Entity,
     id: NetId,
     mailbox: Arc<Mailbox>,
+    replica: ClientReplica,
     untaken_in_row: u32,
 }
 
@@ -88,7 +92,7 @@ impl Room {
     #[must_use]
     pub fn new(settings: RoomSettings, stats: Arc<ServerStats>) -> Room {
         let mut sim = Sim::new(settings.sim);
-        let replicator = Replicator::new(sim.world_mut(), settings.sim.arena, settings.view);
+        let replicator = Replicator::new(sim.world_mut(), settings.sim.tick_hz, settings.sim.arena, settings.view);
         Room {
             settings,
             sim,
@@ -120,11 +124,7 @@ impl Room {
     /// Applies one command from the network side.
     pub fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join {
-                client,
-                name,
-                mailbox,
-            } => self.join(client, &name, mailbox),
+            RoomCommand::Join { client, name, mailbox } => self.join(client, &name, mailbox),
             RoomCommand::Input { client, input } => {
                 if let Some(m) = self.members.get(&client) {
                     self.sim.push_input(m.entity, input);
@@ -135,19 +135,20 @@ impl Room {
                     self.sim.despawn_ship(m.entity);
                 }
             }
+            RoomCommand::RequestFull { client } => {
+                if let Some(m) = self.members.get_mut(&client) {
+                    ServerStats::add(&self.stats.desyncs_reported, 1);
+                    m.replica.request_full();
+                }
+            }
         }
-        self.stats
-            .clients
-            .store(self.members.len() as u64, Ordering::Relaxed);
+        self.stats.clients.store(self.members.len() as u64, Ordering::Relaxed);
     }
 
     fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>) {
         if self.members.len() >= self.settings.max_clients as usize {
             let message = format!("the room is full ({} players)", self.settings.max_clients);
-            mailbox.close(Closing::Bye(Bye {
-                reason: ByeReason::ServerFull,
-                message,
-            }));
+            mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
             self.stats.count_close(ByeReason::ServerFull.label());
             return;
         }
@@ -166,15 +167,8 @@ impl Room {
         let frame = self.frame(&welcome);
         // A fresh mailbox has room for any welcome below the backlog limit.
         let _ = mailbox.send_reliable(frame);
-        self.members.insert(
-            client,
-            Member {
-                entity,
-                id,
-                mailbox,
-                untaken_in_row: 0,
-            },
-        );
+        let replica = ClientReplica::new(id);
+        self.members.insert(client, Member { entity, id, mailbox, replica, untaken_in_row: 0 });
     }
 
     /// Simulates one tick and sends its events (joins, leaves, kills) to every member.
@@ -192,8 +186,7 @@ impl Room {
     fn broadcast(&mut self, frame: &Bytes) {
         for (client, m) in &self.members {
             if m.mailbox.send_reliable(frame.clone()).is_err() {
-                self.leaving
-                    .push((*client, ByeReason::TooSlow, "too many unread events"));
+                self.leaving.push((*client, ByeReason::TooSlow, "too many unread events"));
             }
         }
     }
@@ -201,43 +194,40 @@ impl Room {
     fn close_leaving(&mut self) {
         for (client, reason, why) in std::mem::take(&mut self.leaving) {
             if let Some(m) = self.members.remove(&client) {
-                m.mailbox.close(Closing::Bye(Bye {
-                    reason,
-                    message: why.to_owned(),
-                }));
+                m.mailbox.close(Closing::Bye(Bye { reason, message: why.to_owned() }));
                 self.stats.count_close(reason.label());
                 self.sim.despawn_ship(m.entity);
             }
         }
-        self.stats
-            .clients
-            .store(self.members.len() as u64, Ordering::Relaxed);
+        self.stats.clients.store(self.members.len() as u64, Ordering::Relaxed);
     }
 
-    /// Captures the world once and hands every member its snapshot; once a second, the
-    /// scoreboard too if it changed. Members that leave too many snapshots untaken are closed.
+    /// Captures the world once and hands every member its snapshot, a delta against what that
+    /// member holds; once a second, the scoreboard too if it changed. A snapshot the writer has
+    /// not taken by the next tick is retracted (the new one replaces it, encoded against what the
+    /// client really has); members that keep leaving snapshots untaken are closed as too slow.
     pub fn replicate(&mut self) {
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
         let world = self.sim.world_mut();
         let (mut sent, mut dropped) = (0, 0);
         for (client, m) in &mut self.members {
-            let ack = world.get::<Pilot>(m.entity).map_or(0, |p| p.ack_seq);
-            let frame = Bytes::copy_from_slice(self.replicator.encode_for(m.id, ack));
-            sent += 1;
-            if m.mailbox.offer_snapshot(frame) {
+            let was_dropped = m.mailbox.retract_snapshot();
+            m.replica.settle(was_dropped);
+            if was_dropped {
                 dropped += 1;
                 m.untaken_in_row += 1;
                 if m.untaken_in_row > self.settings.slow_client_ticks {
-                    self.leaving.push((
-                        *client,
-                        ByeReason::TooSlow,
-                        "snapshots were not read in time",
-                    ));
+                    self.leaving.push((*client, ByeReason::TooSlow, "snapshots were not read in time"));
+                    continue;
                 }
             } else {
                 m.untaken_in_row = 0;
             }
+            let ack = world.get::<Pilot>(m.entity).map_or(0, |p| p.ack_seq);
+            let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack));
+            m.mailbox.offer_snapshot(frame);
+            sent += 1;
         }
         ServerStats::add(&self.stats.snapshots_sent, sent);
         ServerStats::add(&self.stats.snapshots_dropped, dropped);
@@ -251,18 +241,12 @@ impl Room {
         let mut top: Vec<ScoreEntry> = self
             .members
             .values()
-            .filter_map(|m| self.replicator.ship(m.id))
-            .map(|s| ScoreEntry {
-                id: s.id,
-                score: s.score,
-            })
+            .filter_map(|m| self.replicator.state(m.id))
+            .map(|s| ScoreEntry { id: s.id, score: s.score })
             .collect();
         top.sort_unstable_by(|a, b| b.score.cmp(&a.score).then(a.id.cmp(&b.id)));
         top.truncate(10);
-        let board = Scoreboard {
-            players_online: self.members.len() as u32,
-            top,
-        };
+        let board = Scoreboard { players_online: self.members.len() as u32, top };
         if board != self.scoreboard {
             let frame = self.frame(&ServerMsg::Scoreboard(board.clone()));
             self.scoreboard = board;
@@ -273,10 +257,7 @@ impl Room {
     /// Says goodbye to every member (the server is shutting down).
     pub fn close_all(&mut self, reason: ByeReason, message: &str) {
         for (_, m) in self.members.drain() {
-            m.mailbox.close(Closing::Bye(Bye {
-                reason,
-                message: message.to_owned(),
-            }));
+            m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned() }));
             self.stats.count_close(reason.label());
         }
         self.stats.clients.store(0, Ordering::Relaxed);

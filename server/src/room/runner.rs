@@ -31,8 +31,8 @@ pub struct RoomInbox {
 }
 
 impl RoomInbox {
-    /// Asks for a ship for `client`; never lost.
-    pub fn join(&self, command: RoomCommand) {
+    /// Sends a control command (join, full-snapshot request); never lost.
+    pub fn control(&self, command: RoomCommand) {
         // The room only hangs up when it stops, and then nobody is waiting for the answer.
         let _ = self.control.send(command);
     }
@@ -45,9 +45,7 @@ impl RoomInbox {
     /// Passes on one input without waiting; if the room is that far behind, the input is dropped
     /// and counted (the client reconciles from the acknowledged sequence number).
     pub fn input(&self, client: ClientId, input: InputFrame) {
-        if let Err(TrySendError::Full(_)) =
-            self.inputs.try_send(RoomCommand::Input { client, input })
-        {
+        if let Err(TrySendError::Full(_)) = self.inputs.try_send(RoomCommand::Input { client, input }) {
             ServerStats::add(&self.stats.inputs_dropped, 1);
         }
     }
@@ -70,31 +68,15 @@ impl RoomThread {
 }
 
 /// Starts a room on its own thread; returns the inbox for connections and the thread handle.
-pub fn spawn(
-    settings: RoomSettings,
-    stats: Arc<ServerStats>,
-) -> std::io::Result<(RoomInbox, RoomThread)> {
+pub fn spawn(settings: RoomSettings, stats: Arc<ServerStats>) -> std::io::Result<(RoomInbox, RoomThread)> {
     let (control, control_rx) = mpsc::channel();
     let (inputs, inputs_rx) = mpsc::sync_channel(INPUT_QUEUE_CAPACITY);
-    let inbox = RoomInbox {
-        control,
-        inputs,
-        stats: stats.clone(),
-    };
+    let inbox = RoomInbox { control, inputs, stats: stats.clone() };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
-    let handle = std::thread::Builder::new()
-        .name("room".into())
-        .spawn(move || {
-            run(
-                Room::new(settings, stats.clone()),
-                settings,
-                &stats,
-                &control_rx,
-                &inputs_rx,
-                &stop_flag,
-            )
-        })?;
+    let handle = std::thread::Builder::new().name("room".into()).spawn(move || {
+        run(Room::new(settings, stats.clone()), settings, &stats, &control_rx, &inputs_rx, &stop_flag)
+    })?;
     Ok((inbox, RoomThread { stop, handle }))
 }
 
@@ -124,12 +106,8 @@ fn run(
     stop: &AtomicBool,
 ) {
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
-    let mut times = PhaseTimes {
-        commands: histogram(),
-        simulate: histogram(),
-        replicate: histogram(),
-        total: histogram(),
-    };
+    let mut times =
+        PhaseTimes { commands: histogram(), simulate: histogram(), replicate: histogram(), total: histogram() };
     let mut anchor = Instant::now();
     let mut k: u32 = 0;
     let mut last_summary = Instant::now();
@@ -198,16 +176,8 @@ fn publish(stats: &ServerStats, times: &mut PhaseTimes, members: usize) {
         overruns = ServerStats::get(&stats.overruns),
         "tick timings"
     );
-    *stats
-        .tick_summary
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = summary;
-    for h in [
-        &mut times.commands,
-        &mut times.simulate,
-        &mut times.replicate,
-        &mut times.total,
-    ] {
+    *stats.tick_summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = summary;
+    for h in [&mut times.commands, &mut times.simulate, &mut times.replicate, &mut times.total] {
         h.reset();
     }
 }

@@ -3,10 +3,11 @@
 use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship};
 use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex};
 use arena_protocol::GameEvent;
-use arena_protocol::quantize::angle_from_wire;
+use arena_protocol::entity::aim_to_radians;
+use arena_protocol::quantize::{snap_pos, snap_vel};
 use arena_protocol::rules::{
-    Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S,
-    PROJECTILE_RADIUS, PROJECTILE_SPEED, RESPAWN_DELAY_S, SHIP_MAX_SPEED, SHIP_RADIUS,
+    Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS,
+    PROJECTILE_SPEED, RESPAWN_DELAY_S, SHIP_MAX_SPEED, SHIP_RADIUS, step_projectile,
 };
 use bevy_ecs::prelude::*;
 use glam::Vec2;
@@ -19,9 +20,7 @@ pub fn index_ships(mut index: ResMut<ShipIndex>, ships: Query<(Entity, &Ship, &M
     index.positions.clear();
     for (entity, ship, motion) in &ships {
         if ship.alive() {
-            index
-                .grid
-                .insert(motion.now.x, motion.now.y, index.entities.len() as u32);
+            index.grid.insert(motion.now.x, motion.now.y, index.entities.len() as u32);
             index.entities.push(entity);
             index.positions.push(motion.pos());
         }
@@ -67,34 +66,26 @@ pub fn fly_projectiles(
     let reach = SHIP_RADIUS + PROJECTILE_RADIUS + SHIP_MAX_SPEED * clock.dt;
     for (entity, mut projectile) in &mut projectiles {
         let from = projectile.pos;
-        let to = from + projectile.vel * clock.dt;
+        let to = Vec2::from(step_projectile(from.x, from.y, projectile.vel.x, projectile.vel.y, clock.dt));
         let mut best: Option<(f32, Entity)> = None;
-        index.grid.for_each_in(
-            (from.min(to) - reach).into(),
-            (from.max(to) + reach).into(),
-            |i| {
-                let target = index.entities[i as usize];
-                if target == projectile.owner {
-                    return;
-                }
-                let Ok((_, ship, motion)) = ships.get(target) else {
-                    return;
-                };
-                if !ship.alive() {
-                    return;
-                }
-                let hit = first_contact(
-                    from - motion.prev,
-                    to - motion.pos(),
-                    SHIP_RADIUS + PROJECTILE_RADIUS,
-                );
-                if let Some(t) = hit
-                    && best.is_none_or(|(bt, _)| t < bt)
-                {
-                    best = Some((t, target));
-                }
-            },
-        );
+        index.grid.for_each_in((from.min(to) - reach).into(), (from.max(to) + reach).into(), |i| {
+            let target = index.entities[i as usize];
+            if target == projectile.owner {
+                return;
+            }
+            let Ok((_, ship, motion)) = ships.get(target) else {
+                return;
+            };
+            if !ship.alive() {
+                return;
+            }
+            let hit = first_contact(from - motion.prev, to - motion.pos(), SHIP_RADIUS + PROJECTILE_RADIUS);
+            if let Some(t) = hit
+                && best.is_none_or(|(bt, _)| t < bt)
+            {
+                best = Some((t, target));
+            }
+        });
         let gone = if let Some((_, victim)) = best {
             hit_ship(victim, &projectile, &clock, &mut ships, &mut happenings);
             true
@@ -129,10 +120,7 @@ fn hit_ship(
     if let Ok((_, mut killer, _)) = ships.get_mut(projectile.owner) {
         killer.score += KILL_SCORE;
     }
-    happenings.events.push(GameEvent::Kill {
-        killer: projectile.owner_id,
-        victim: victim_id,
-    });
+    happenings.events.push(GameEvent::Kill { killer: projectile.owner_id, victim: victim_id });
 }
 
 /// Fires a projectile from the nose of every living ship whose fire button is down and whose
@@ -149,10 +137,12 @@ pub fn fire(
             continue;
         }
         ship.cooldown = clock.ticks(FIRE_COOLDOWN_S);
-        let dir = Vec2::from_angle(angle_from_wire(ship.aim));
+        let dir = Vec2::from_angle(aim_to_radians(ship.aim));
+        let nose = motion.pos() + dir * (SHIP_RADIUS + PROJECTILE_RADIUS + 2.0);
+        let vel = dir * PROJECTILE_SPEED;
         let projectile = Projectile {
-            pos: motion.pos() + dir * (SHIP_RADIUS + PROJECTILE_RADIUS + 2.0),
-            vel: dir * PROJECTILE_SPEED,
+            pos: Vec2::new(snap_pos(nose.x), snap_pos(nose.y)),
+            vel: Vec2::new(snap_vel(vel.x), snap_vel(vel.y)),
             owner: entity,
             owner_id: net.0,
             expires: clock.tick.after(clock.ticks(PROJECTILE_LIFETIME_S)),
@@ -168,30 +158,17 @@ mod tests {
     #[test]
     fn a_fast_point_crossing_a_circle_is_caught_even_if_both_ends_are_outside() {
         let t = first_contact(Vec2::new(-100.0, 0.0), Vec2::new(100.0, 0.0), 10.0);
-        assert_eq!(
-            t,
-            Some(0.45),
-            "the segment should touch the circle 45% of the way along"
-        );
+        assert_eq!(t, Some(0.45), "the segment should touch the circle 45% of the way along");
     }
 
     #[test]
     fn a_miss_is_a_miss() {
-        assert_eq!(
-            first_contact(Vec2::new(-100.0, 11.0), Vec2::new(100.0, 11.0), 10.0),
-            None
-        );
-        assert_eq!(
-            first_contact(Vec2::new(20.0, 0.0), Vec2::new(40.0, 0.0), 10.0),
-            None
-        );
+        assert_eq!(first_contact(Vec2::new(-100.0, 11.0), Vec2::new(100.0, 11.0), 10.0), None);
+        assert_eq!(first_contact(Vec2::new(20.0, 0.0), Vec2::new(40.0, 0.0), 10.0), None);
     }
 
     #[test]
     fn starting_inside_is_an_immediate_hit() {
-        assert_eq!(
-            first_contact(Vec2::new(1.0, 1.0), Vec2::new(50.0, 50.0), 10.0),
-            Some(0.0)
-        );
+        assert_eq!(first_contact(Vec2::new(1.0, 1.0), Vec2::new(50.0, 50.0), 10.0), Some(0.0));
     }
 }

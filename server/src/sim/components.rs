@@ -2,7 +2,7 @@
 //! replication step reads these, never the other way round.
 
 use arena_protocol::rules::ShipMotion;
-use arena_protocol::{InputFrame, NetId, OrbKind, Tick};
+use arena_protocol::{EntityKind, InputFrame, NetId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 use std::collections::VecDeque;
@@ -20,7 +20,7 @@ pub struct Ship {
     pub hp: u8,
     /// Points from kills and score orbs.
     pub score: u32,
-    /// Aim as a fraction of a turn, from the last applied input.
+    /// Aim in 1/4096 of a turn, from the last applied input.
     pub aim: u16,
     /// Ticks until the ship may fire again.
     pub cooldown: u32,
@@ -65,7 +65,9 @@ pub struct Pilot {
     pub ack_seq: u32,
 }
 
-/// A projectile in flight: where it is, where it goes, who fired it, when it dies.
+/// A projectile in flight: where it is, where it goes, who fired it, when it dies. Position and
+/// velocity stay on the wire grid ([`arena_protocol::rules::step_projectile`]) so clients fly it
+/// exactly as the server does.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Projectile {
     /// Current position.
@@ -85,6 +87,6 @@ pub struct Projectile {
 pub struct Orb {
     /// Where it lies.
     pub pos: Vec2,
-    /// What it gives.
-    pub kind: OrbKind,
+    /// What it gives: [`EntityKind::HealOrb`] or [`EntityKind::ScoreOrb`].
+    pub kind: EntityKind,
 }

@@ -2,11 +2,9 @@
 
 use crate::sim::components::{Motion, Orb, Ship};
 use crate::sim::resources::{Clock, Field, ShipIndex, SimRng};
-use arena_protocol::OrbKind;
+use arena_protocol::EntityKind;
 use arena_protocol::quantize::snap_pos;
-use arena_protocol::rules::{
-    Arena, ORB_HEAL, ORB_RADIUS, ORB_SCORE, SHIP_MAX_HP, SHIP_RADIUS, ShipMotion,
-};
+use arena_protocol::rules::{Arena, ORB_HEAL, ORB_RADIUS, ORB_SCORE, SHIP_MAX_HP, SHIP_RADIUS, ShipMotion};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::RngExt;
@@ -18,12 +16,8 @@ const SPAWN_TRIES: usize = 16;
 
 /// A random point inside the arena, at least `margin` from the walls, on the wire grid.
 pub fn random_spot(rng: &mut SimRng, arena: Arena, margin: f32) -> Vec2 {
-    let x = rng
-        .0
-        .random_range(margin..(arena.width - margin).max(margin + 1.0));
-    let y = rng
-        .0
-        .random_range(margin..(arena.height - margin).max(margin + 1.0));
+    let x = rng.0.random_range(margin..(arena.width - margin).max(margin + 1.0));
+    let y = rng.0.random_range(margin..(arena.height - margin).max(margin + 1.0));
     Vec2::new(snap_pos(x), snap_pos(y))
 }
 
@@ -33,11 +27,9 @@ pub fn free_spot(rng: &mut SimRng, arena: Arena, index: &ShipIndex) -> Vec2 {
     for _ in 0..SPAWN_TRIES {
         let mut crowded = false;
         let reach = Vec2::splat(SPAWN_CLEARANCE);
-        index
-            .grid
-            .for_each_in((spot - reach).into(), (spot + reach).into(), |i| {
-                crowded |= index.positions[i as usize].distance(spot) < SPAWN_CLEARANCE;
-            });
+        index.grid.for_each_in((spot - reach).into(), (spot + reach).into(), |i| {
+            crowded |= index.positions[i as usize].distance(spot) < SPAWN_CLEARANCE;
+        });
         if !crowded {
             break;
         }
@@ -57,15 +49,7 @@ pub fn respawn(
     for (mut ship, mut motion) in &mut ships {
         if ship.respawn_at.is_some_and(|t| clock.tick >= t) {
             let spot = free_spot(&mut rng, field.arena, &index);
-            *motion = Motion {
-                now: ShipMotion {
-                    x: spot.x,
-                    y: spot.y,
-                    vx: 0.0,
-                    vy: 0.0,
-                },
-                prev: spot,
-            };
+            *motion = Motion { now: ShipMotion { x: spot.x, y: spot.y, vx: 0.0, vy: 0.0 }, prev: spot };
             ship.hp = SHIP_MAX_HP;
             ship.respawn_at = None;
             ship.cooldown = 0;
@@ -86,13 +70,11 @@ pub fn pick_up_orbs(
     for mut orb in &mut orbs {
         let mut taker = None;
         let pos = orb.pos;
-        index
-            .grid
-            .for_each_in((pos - reach).into(), (pos + reach).into(), |i| {
-                if taker.is_none() && index.positions[i as usize].distance(pos) <= reach {
-                    taker = Some(index.entities[i as usize]);
-                }
-            });
+        index.grid.for_each_in((pos - reach).into(), (pos + reach).into(), |i| {
+            if taker.is_none() && index.positions[i as usize].distance(pos) <= reach {
+                taker = Some(index.entities[i as usize]);
+            }
+        });
         let Some(Ok(mut ship)) = taker.map(|e| ships.get_mut(e)) else {
             continue;
         };
@@ -100,11 +82,11 @@ pub fn pick_up_orbs(
             continue;
         }
         match orb.kind {
-            OrbKind::Heal if ship.hp < SHIP_MAX_HP => {
-                ship.hp = ship.hp.saturating_add(ORB_HEAL).min(SHIP_MAX_HP)
+            EntityKind::HealOrb if ship.hp < SHIP_MAX_HP => {
+                ship.hp = ship.hp.saturating_add(ORB_HEAL).min(SHIP_MAX_HP);
             }
-            OrbKind::Heal => continue,
-            OrbKind::Score => ship.score += ORB_SCORE,
+            EntityKind::ScoreOrb => ship.score += ORB_SCORE,
+            _ => continue,
         }
         orb.pos = random_spot(&mut rng, field.arena, ORB_RADIUS * 2.0);
     }

@@ -15,7 +15,7 @@ use crate::sim::components::{Motion, Net, Orb, Pilot, Ship};
 use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, SimRng};
 use crate::sim::spatial::Grid;
 use arena_protocol::rules::{Arena, SHIP_MAX_HP, ShipMotion, sanitize_name, tick_dt};
-use arena_protocol::{GameEvent, InputFrame, NetId, OrbKind, PlayerInfo, Tick};
+use arena_protocol::{EntityKind, GameEvent, InputFrame, NetId, PlayerInfo, Tick};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
 use rand::SeedableRng;
@@ -64,14 +64,8 @@ impl Sim {
     #[must_use]
     pub fn new(settings: SimSettings) -> Sim {
         let mut world = World::new();
-        world.insert_resource(Clock {
-            tick: Tick(0),
-            tick_hz: settings.tick_hz,
-            dt: tick_dt(settings.tick_hz),
-        });
-        world.insert_resource(Field {
-            arena: settings.arena,
-        });
+        world.insert_resource(Clock { tick: Tick(0), tick_hz: settings.tick_hz, dt: tick_dt(settings.tick_hz) });
+        world.insert_resource(Field { arena: settings.arena });
         world.insert_resource(SimRng(Pcg64Mcg::seed_from_u64(settings.seed)));
         world.insert_resource(NetIds::default());
         world.insert_resource(Happenings::default());
@@ -82,35 +76,17 @@ impl Sim {
         });
 
         let mut schedule = Schedule::new(TickSchedule);
-        schedule.configure_sets(
-            (
-                TickSet::Input,
-                TickSet::Movement,
-                TickSet::Combat,
-                TickSet::Life,
-            )
-                .chain(),
-        );
+        schedule.configure_sets((TickSet::Input, TickSet::Movement, TickSet::Combat, TickSet::Life).chain());
         schedule.add_systems((
             movement::apply_inputs.in_set(TickSet::Input),
-            (movement::move_ships, combat::index_ships)
-                .chain()
-                .in_set(TickSet::Movement),
-            (combat::fly_projectiles, combat::fire)
-                .chain()
-                .in_set(TickSet::Combat),
-            (life::respawn, life::pick_up_orbs)
-                .chain()
-                .in_set(TickSet::Life),
+            (movement::move_ships, combat::index_ships).chain().in_set(TickSet::Movement),
+            (combat::fly_projectiles, combat::fire).chain().in_set(TickSet::Combat),
+            (life::respawn, life::pick_up_orbs).chain().in_set(TickSet::Life),
         ));
 
         let mut sim = Sim { world, schedule };
         for i in 0..settings.orbs {
-            let kind = if i.is_multiple_of(3) {
-                OrbKind::Heal
-            } else {
-                OrbKind::Score
-            };
+            let kind = if i.is_multiple_of(3) { EntityKind::HealOrb } else { EntityKind::ScoreOrb };
             let pos = sim.world.resource_scope(|world, mut rng: Mut<SimRng>| {
                 life::random_spot(&mut rng, world.resource::<Field>().arena, 20.0)
             });
@@ -124,38 +100,13 @@ impl Sim {
     pub fn spawn_ship(&mut self, requested_name: &str) -> (Entity, NetId) {
         let id = self.world.resource_mut::<NetIds>().allocate();
         let spot = self.world.resource_scope(|world, mut rng: Mut<SimRng>| {
-            life::free_spot(
-                &mut rng,
-                world.resource::<Field>().arena,
-                world.resource::<ShipIndex>(),
-            )
+            life::free_spot(&mut rng, world.resource::<Field>().arena, world.resource::<ShipIndex>())
         });
         let name = sanitize_name(requested_name);
-        let ship = Ship {
-            name: name.clone(),
-            hp: SHIP_MAX_HP,
-            score: 0,
-            aim: 0,
-            cooldown: 0,
-            respawn_at: None,
-        };
-        let motion = Motion {
-            now: ShipMotion {
-                x: spot.x,
-                y: spot.y,
-                vx: 0.0,
-                vy: 0.0,
-            },
-            prev: spot,
-        };
-        let entity = self
-            .world
-            .spawn((Net(id), ship, motion, Pilot::default()))
-            .id();
-        self.world
-            .resource_mut::<Happenings>()
-            .events
-            .push(GameEvent::Joined(PlayerInfo { id, name }));
+        let ship = Ship { name: name.clone(), hp: SHIP_MAX_HP, score: 0, aim: 0, cooldown: 0, respawn_at: None };
+        let motion = Motion { now: ShipMotion { x: spot.x, y: spot.y, vx: 0.0, vy: 0.0 }, prev: spot };
+        let entity = self.world.spawn((Net(id), ship, motion, Pilot::default())).id();
+        self.world.resource_mut::<Happenings>().events.push(GameEvent::Joined(PlayerInfo { id, name }));
         (entity, id)
     }
 
@@ -165,10 +116,7 @@ impl Sim {
         if self.world.despawn(entity)
             && let Some(id) = id
         {
-            self.world
-                .resource_mut::<Happenings>()
-                .events
-                .push(GameEvent::Left { id });
+            self.world.resource_mut::<Happenings>().events.push(GameEvent::Left { id });
         }
     }
 
@@ -198,11 +146,7 @@ impl Sim {
 
     /// Takes the events of the steps since the last call, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, GameEvent> {
-        self.world
-            .resource_mut::<Happenings>()
-            .into_inner()
-            .events
-            .drain(..)
+        self.world.resource_mut::<Happenings>().into_inner().events.drain(..)
     }
 
     /// Everyone in the room, by net id.
@@ -212,10 +156,7 @@ impl Sim {
             .world
             .query::<(&Net, &Ship)>()
             .iter(&self.world)
-            .map(|(net, ship)| PlayerInfo {
-                id: net.0,
-                name: ship.name.clone(),
-            })
+            .map(|(net, ship)| PlayerInfo { id: net.0, name: ship.name.clone() })
             .collect();
         players.sort_by_key(|p| p.id);
         players
@@ -234,22 +175,12 @@ mod tests {
     use arena_protocol::rules::{Buttons, KILL_SCORE, PROJECTILE_DAMAGE};
 
     fn sim() -> Sim {
-        Sim::new(SimSettings {
-            tick_hz: 30,
-            arena: Arena::DEFAULT,
-            orbs: 0,
-            seed: 7,
-        })
+        Sim::new(SimSettings { tick_hz: 30, arena: Arena::DEFAULT, orbs: 0, seed: 7 })
     }
 
     fn place(sim: &mut Sim, e: Entity, x: f32, y: f32) {
         let mut m = sim.world_mut().get_mut::<Motion>(e).expect("ship exists");
-        m.now = ShipMotion {
-            x,
-            y,
-            vx: 0.0,
-            vy: 0.0,
-        };
+        m.now = ShipMotion { x, y, vx: 0.0, vy: 0.0 };
     }
 
     fn ship(sim: &mut Sim, e: Entity) -> Ship {
@@ -262,21 +193,11 @@ mod tests {
         let (e, _) = sim.spawn_ship("a");
         place(&mut sim, e, 1000.0, 1000.0);
         for seq in 1..=10 {
-            sim.push_input(
-                e,
-                InputFrame {
-                    seq,
-                    buttons: Buttons(Buttons::DOWN),
-                    aim: 0,
-                },
-            );
+            sim.push_input(e, InputFrame { seq, buttons: Buttons(Buttons::DOWN), aim: 0 });
             sim.step();
         }
         let m = sim.world_mut().get::<Motion>(e).expect("ship exists").now;
-        assert!(
-            m.y > 1000.0 && m.x == 1000.0,
-            "down should move +y only, got {m:?}"
-        );
+        assert!(m.y > 1000.0 && m.x == 1000.0, "down should move +y only, got {m:?}");
         assert_eq!(sim.world_mut().get::<Pilot>(e).map(|p| p.ack_seq), Some(10));
     }
 
@@ -291,84 +212,38 @@ mod tests {
         let fire = Buttons(Buttons::FIRE);
         let mut killed_at = None;
         for seq in 1..=200 {
-            sim.push_input(
-                shooter,
-                InputFrame {
-                    seq,
-                    buttons: fire,
-                    aim: angle_to_wire(0.0),
-                },
-            );
+            sim.push_input(shooter, InputFrame { seq, buttons: fire, aim: angle_to_wire(0.0) });
             sim.step();
-            if sim.drain_events().any(|e| {
-                e == GameEvent::Kill {
-                    killer: shooter_id,
-                    victim: victim_id,
-                }
-            }) {
+            if sim.drain_events().any(|e| e == GameEvent::Kill { killer: shooter_id, victim: victim_id }) {
                 killed_at = Some(sim.tick());
                 break;
             }
         }
-        let killed_at =
-            killed_at.expect("the victim should die within 200 ticks of point-blank fire");
-        assert!(
-            killed_at.0 >= shots_to_kill,
-            "{shots_to_kill} hits are needed, killed at tick {killed_at:?}"
-        );
-        assert_eq!(
-            ship(&mut sim, shooter).score,
-            KILL_SCORE,
-            "a kill should score"
-        );
+        let killed_at = killed_at.expect("the victim should die within 200 ticks of point-blank fire");
+        assert!(killed_at.0 >= shots_to_kill, "{shots_to_kill} hits are needed, killed at tick {killed_at:?}");
+        assert_eq!(ship(&mut sim, shooter).score, KILL_SCORE, "a kill should score");
         assert!(!ship(&mut sim, victim).alive(), "the victim should be dead");
         for _ in 0..200 {
             sim.step();
         }
         let v = ship(&mut sim, victim);
-        assert!(
-            v.alive() && v.hp == SHIP_MAX_HP,
-            "the victim should respawn at full health, got {v:?}"
-        );
+        assert!(v.alive() && v.hp == SHIP_MAX_HP, "the victim should respawn at full health, got {v:?}");
     }
 
     #[test]
     fn a_projectile_cannot_tunnel_through_a_ship_at_low_tick_rates() {
         // At 10 Hz a projectile moves 95 units per tick, more than twice a ship's diameter.
-        let mut sim = Sim::new(SimSettings {
-            tick_hz: 10,
-            arena: Arena::DEFAULT,
-            orbs: 0,
-            seed: 1,
-        });
+        let mut sim = Sim::new(SimSettings { tick_hz: 10, arena: Arena::DEFAULT, orbs: 0, seed: 1 });
         let (shooter, _) = sim.spawn_ship("s");
         let (victim, _) = sim.spawn_ship("v");
         place(&mut sim, shooter, 1000.0, 1000.0);
         place(&mut sim, victim, 1137.0, 1000.0);
-        sim.push_input(
-            shooter,
-            InputFrame {
-                seq: 1,
-                buttons: Buttons(Buttons::FIRE),
-                aim: 0,
-            },
-        );
-        sim.push_input(
-            shooter,
-            InputFrame {
-                seq: 2,
-                buttons: Buttons(0),
-                aim: 0,
-            },
-        );
+        sim.push_input(shooter, InputFrame { seq: 1, buttons: Buttons(Buttons::FIRE), aim: 0 });
+        sim.push_input(shooter, InputFrame { seq: 2, buttons: Buttons(0), aim: 0 });
         for _ in 0..5 {
             sim.step();
         }
-        assert_eq!(
-            ship(&mut sim, victim).hp,
-            SHIP_MAX_HP - PROJECTILE_DAMAGE,
-            "exactly one hit should land"
-        );
+        assert_eq!(ship(&mut sim, victim).hp, SHIP_MAX_HP - PROJECTILE_DAMAGE, "exactly one hit should land");
     }
 
     #[test]
@@ -377,46 +252,16 @@ mod tests {
         let (e, id) = sim.spawn_ship("\u{1b}[31mred");
         sim.despawn_ship(e);
         let events: Vec<_> = sim.drain_events().collect();
-        assert_eq!(
-            events,
-            vec![
-                GameEvent::Joined(PlayerInfo {
-                    id,
-                    name: "[31mred".into()
-                }),
-                GameEvent::Left { id }
-            ]
-        );
+        assert_eq!(events, vec![GameEvent::Joined(PlayerInfo { id, name: "[31mred".into() }), GameEvent::Left { id }]);
     }
 
     #[test]
     fn stale_or_duplicate_inputs_are_ignored() {
         let mut sim = sim();
         let (e, _) = sim.spawn_ship("a");
-        sim.push_input(
-            e,
-            InputFrame {
-                seq: 5,
-                ..Default::default()
-            },
-        );
-        sim.push_input(
-            e,
-            InputFrame {
-                seq: 5,
-                ..Default::default()
-            },
-        );
-        sim.push_input(
-            e,
-            InputFrame {
-                seq: 3,
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            sim.world_mut().get::<Pilot>(e).map(|p| p.queue.len()),
-            Some(1)
-        );
+        sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
+        sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
+        sim.push_input(e, InputFrame { seq: 3, ..Default::default() });
+        assert_eq!(sim.world_mut().get::<Pilot>(e).map(|p| p.queue.len()), Some(1));
     }
 }

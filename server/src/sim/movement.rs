@@ -2,6 +2,7 @@
 
 use crate::sim::components::{Motion, Pilot, Ship};
 use crate::sim::resources::{Clock, Field};
+use arena_protocol::entity::aim_from_input;
 use arena_protocol::rules::step_ship;
 use bevy_ecs::prelude::*;
 use glam::Vec2;
@@ -20,16 +21,12 @@ pub fn apply_inputs(mut pilots: Query<(&mut Pilot, &mut Ship)>) {
             pilot.ack_seq = input.seq;
             pilot.current = input;
         }
-        ship.aim = pilot.current.aim;
+        ship.aim = aim_from_input(pilot.current.aim);
     }
 }
 
 /// Moves every living ship one tick under its current input.
-pub fn move_ships(
-    clock: Res<Clock>,
-    field: Res<Field>,
-    mut ships: Query<(&Pilot, &Ship, &mut Motion)>,
-) {
+pub fn move_ships(clock: Res<Clock>, field: Res<Field>, mut ships: Query<(&Pilot, &Ship, &mut Motion)>) {
     for (pilot, ship, mut motion) in &mut ships {
         motion.prev = Vec2::new(motion.now.x, motion.now.y);
         if ship.alive() {

@@ -17,12 +17,7 @@ impl Grid {
     pub fn new(width: f32, height: f32, cell: f32) -> Grid {
         let cols = ((width / cell).ceil() as usize).max(1);
         let rows = ((height / cell).ceil() as usize).max(1);
-        Grid {
-            cell,
-            cols,
-            rows,
-            cells: vec![Vec::new(); cols * rows],
-        }
+        Grid { cell, cols, rows, cells: vec![Vec::new(); cols * rows] }
     }
 
     /// Empties every cell, keeping their capacity.

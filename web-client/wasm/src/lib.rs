@@ -1,16 +1,18 @@
-//! The protocol codec and the ship movement step of Arena, exported to the browser as raw wasm
-//! functions.
+//! The protocol codec, the client's copy of the world and the ship movement step of Arena,
+//! exported to the browser as raw wasm functions.
 //!
 //! This crate owns only the thin boundary between JavaScript and [`arena_protocol`]: two byte
 //! buffers in linear memory (one the page writes a received frame or a name into, one it reads
-//! results from), a four-float array for the movement step, and `extern "C"` functions that call
-//! the protocol crate's codec and [`arena_protocol::rules::step_ship`]. It must not hold game
-//! logic of its own: the browser decodes with the server's decoder and predicts with the server's
-//! movement rules, bit for bit, because both are this same code compiled to `wasm32`.
+//! results from), a four-float array for the movement step, the page's [`ClientWorld`] (the
+//! protocol's one snapshot decoder, kept here because snapshots are deltas against it), and
+//! `extern "C"` functions that call the protocol crate's codec and
+//! [`arena_protocol::rules::step_ship`]. It must not hold game logic of its own: the browser
+//! decodes with the same decoder as the bots and predicts with the server's movement rules, bit
+//! for bit, because both are this same code compiled to `wasm32`.
 //!
 //! Each export is a one-line wrapper around a safe, plain Rust function ([`decode_to_json`],
-//! [`hello_frame`], [`input_frame`], [`ping_frame`], [`step`], [`rules_json`]) so the logic is
-//! unit-tested natively with `cargo test -p arena-wasm`.
+//! [`hello_frame`], [`input_frame`], [`ping_frame`], [`request_full_frame`], [`step`],
+//! [`rules_json`]) so the logic is unit-tested natively with `cargo test -p arena-wasm`.
 //!
 //! Calling convention for JavaScript:
 //! - `in_buf_ptr(len)` makes the input buffer `len` bytes long and returns where to write them.
@@ -20,15 +22,18 @@
 //!
 //! Pointers stay valid until the next call that may grow a buffer; the page re-reads them (and
 //! re-creates its views of `memory.buffer`, which a growth detaches) after every call.
+//!
+//! `decode_server` is stateful: a `Welcome` (re)creates the world, a `Snapshot` is applied to it
+//! and comes out as the whole world in view (see [`decode_to_json`] for the JSON shapes).
 
 // The raw exports need `#[unsafe(no_mangle)]`, which the `unsafe_code` lint counts as unsafe
 // code. No pointer is ever dereferenced on the Rust side: JavaScript writes into and reads from
 // buffers that this crate owns as ordinary `Vec`s.
 #![allow(unsafe_code)]
 
-use arena_protocol::messages::{ClientMsg, Hello, InputFrame};
+use arena_protocol::messages::{ClientMsg, Hello, InputFrame, ServerMsg, Snapshot};
 use arena_protocol::rules::{self, Arena, Buttons, ShipMotion};
-use arena_protocol::{PROTOCOL_VERSION, codec, quantize};
+use arena_protocol::{ClientWorld, EntityKind, PROTOCOL_VERSION, Physics, Tick, codec, quantize};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
@@ -47,6 +52,8 @@ thread_local! {
     // wasm32-unknown-unknown has one thread; a thread-local `RefCell` gives safe interior
     // mutability without `static mut`.
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+    /// The page's copy of the world: created by each `Welcome`, moved on by each `Snapshot`.
+    static WORLD: RefCell<Option<ClientWorld>> = const { RefCell::new(None) };
 }
 
 fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
@@ -70,12 +77,88 @@ fn len_u32(len: usize) -> u32 {
 // Plain Rust: what the exports do, testable natively.
 // ---------------------------------------------------------------------------------------------
 
-/// Decodes one server frame and renders the [`arena_protocol::ServerMsg`] as serde's default
-/// JSON (externally tagged enums, newtypes as plain numbers, wire fixed-point values untouched).
-/// The error is a readable message.
-pub fn decode_to_json(frame: &[u8]) -> Result<String, String> {
+/// Decodes one server frame against the client's `world` and renders it as JSON. The error is a
+/// readable message (the frame itself could not be decoded).
+///
+/// - `Welcome` replaces `world` with an empty [`ClientWorld`] for the room's tick rate and arena,
+///   and renders as serde's default JSON, like every other message except `Snapshot`.
+/// - `Snapshot` is applied to `world` ([`ClientWorld::apply`], which checks the checksum) and
+///   renders as the whole world in view, in wire units:
+///   `{"Snapshot":{"tick","ack_seq","full","ships":[{"id","x","y","vx","vy","aim","hp","flags",
+///   "score"}],"projectiles":[{"id","x","y","vx","vy","owner"}],"orbs":[{"id","x","y","kind"}]}}`
+///   with `full` true for a full snapshot (no baseline) and `kind` `"Heal"` or `"Score"`.
+/// - A snapshot that cannot be applied (or arrives before any `Welcome`) is still a decoded frame:
+///   it renders as `{"Snapshot":{"tick","desync":"<why>"}}`, the world is now empty, and the page
+///   should send `RequestFull` ([`request_full_frame`]).
+pub fn decode_to_json(world: &mut Option<ClientWorld>, frame: &[u8]) -> Result<String, String> {
     let msg = arena_protocol::decode_server(frame).map_err(|e| e.to_string())?;
+    match &msg {
+        ServerMsg::Snapshot(s) => return Ok(snapshot_json(world, s)),
+        ServerMsg::Welcome(w) => {
+            let arena = Arena { width: w.arena_width as f32, height: w.arena_height as f32 };
+            *world = Some(ClientWorld::new(Physics::new(w.tick_hz, arena)));
+        }
+        _ => {}
+    }
     serde_json::to_string(&msg).map_err(|e| format!("cannot render message as json: {e}"))
+}
+
+/// Applies `s` to `world` and renders the result (see [`decode_to_json`]). Written by hand: the
+/// fields are all integers, and deriving `Serialize` for view structs would need `serde` as a
+/// direct dependency of this crate for no gain.
+fn snapshot_json(world: &mut Option<ClientWorld>, s: &Snapshot) -> String {
+    let Some(world) = world.as_mut() else {
+        return desync_json(s.tick, "snapshot before Welcome");
+    };
+    if let Err(e) = world.apply(s) {
+        return desync_json(s.tick, &e.to_string());
+    }
+    let mut out = String::with_capacity(64 + 96 * world.entities().len());
+    let _ = write!(out, r#"{{"Snapshot":{{"tick":{},"ack_seq":{},"full":{}"#, s.tick.0, s.ack_seq, s.baseline_gap == 0);
+    // Three passes over the (sorted) entities keep each list in id order.
+    for (name, kinds) in [
+        ("ships", &[EntityKind::Ship][..]),
+        ("projectiles", &[EntityKind::Projectile][..]),
+        ("orbs", &[EntityKind::HealOrb, EntityKind::ScoreOrb][..]),
+    ] {
+        let _ = write!(out, r#","{name}":["#);
+        let mut first = true;
+        for e in world.entities().iter().filter(|e| kinds.contains(&e.kind)) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, r#"{{"id":{},"x":{},"y":{}"#, e.id.0, e.x, e.y);
+            let _ = match e.kind {
+                // Ships aim in 1/4096 of a turn on the wire (12 bits); the page has always taken
+                // `aim` as a 16-bit fraction of a turn (`rules().angle_steps` = 65536), so it is
+                // scaled up here (`<< 4`) and the page's angle code is unchanged.
+                EntityKind::Ship => write!(
+                    out,
+                    r#","vx":{},"vy":{},"aim":{},"hp":{},"flags":{},"score":{}}}"#,
+                    e.vx,
+                    e.vy,
+                    u32::from(e.aim & 0x0fff) << 4,
+                    e.hp,
+                    e.flags,
+                    e.score
+                ),
+                EntityKind::Projectile => write!(out, r#","vx":{},"vy":{},"owner":{}}}"#, e.vx, e.vy, e.owner.0),
+                EntityKind::HealOrb => write!(out, r#","kind":"Heal"}}"#),
+                EntityKind::ScoreOrb => write!(out, r#","kind":"Score"}}"#),
+            };
+        }
+        out.push(']');
+    }
+    out.push_str("}}");
+    out
+}
+
+/// `{"Snapshot":{"tick":..,"desync":".."}}`.
+fn desync_json(tick: Tick, why: &str) -> String {
+    // A `&str` always serializes; the fallback only keeps this free of `unwrap`.
+    let why = serde_json::to_string(why).unwrap_or_else(|_| String::from("\"desync\""));
+    format!(r#"{{"Snapshot":{{"tick":{},"desync":{why}}}}}"#, tick.0)
 }
 
 /// Encodes the opening `Hello` with this build's [`PROTOCOL_VERSION`].
@@ -106,6 +189,12 @@ pub fn ping_frame(t: f64) -> Vec<u8> {
     arena_protocol::encode_client(&ClientMsg::Ping { t: t as u64 })
 }
 
+/// Encodes a `RequestFull` for the snapshot of `tick` that could not be applied.
+#[must_use]
+pub fn request_full_frame(tick: u32) -> Vec<u8> {
+    arena_protocol::encode_client(&ClientMsg::RequestFull { tick: Tick(tick) })
+}
+
 /// One movement step exactly as the server runs it: [`rules::step_ship`] with
 /// [`rules::tick_dt`]`(tick_hz)`. Returns `[x, y, vx, vy]` in world units.
 ///
@@ -113,16 +202,7 @@ pub fn ping_frame(t: f64) -> Vec<u8> {
 /// `clamp` would panic, and a panic in wasm is a trap that kills the page's module.
 #[must_use]
 #[allow(clippy::too_many_arguments)]
-pub fn step(
-    x: f32,
-    y: f32,
-    vx: f32,
-    vy: f32,
-    buttons: u32,
-    tick_hz: u32,
-    arena_w: f32,
-    arena_h: f32,
-) -> [f32; 4] {
+pub fn step(x: f32, y: f32, vx: f32, vy: f32, buttons: u32, tick_hz: u32, arena_w: f32, arena_h: f32) -> [f32; 4] {
     let hz = u16::try_from(tick_hz).unwrap_or(u16::MAX);
     let min_side = 2.0 * rules::SHIP_RADIUS;
     let side = |v: f32| if v >= min_side { v } else { min_side };
@@ -130,10 +210,7 @@ pub fn step(
         ShipMotion { x, y, vx, vy },
         Buttons((buttons & 0xFF) as u8),
         rules::tick_dt(hz),
-        Arena {
-            width: side(arena_w),
-            height: side(arena_h),
-        },
+        Arena { width: side(arena_w), height: side(arena_h) },
     );
     [m.x, m.y, m.vx, m.vy]
 }
@@ -163,10 +240,7 @@ pub fn rules_json() -> String {
     field("ship_max_hp", f64::from(rules::SHIP_MAX_HP));
     field("projectile_speed", f64::from(rules::PROJECTILE_SPEED));
     field("projectile_radius", f64::from(rules::PROJECTILE_RADIUS));
-    field(
-        "projectile_lifetime_s",
-        f64::from(rules::PROJECTILE_LIFETIME_S),
-    );
+    field("projectile_lifetime_s", f64::from(rules::PROJECTILE_LIFETIME_S));
     field("fire_cooldown_s", f64::from(rules::FIRE_COOLDOWN_S));
     field("respawn_delay_s", f64::from(rules::RESPAWN_DELAY_S));
     field("orb_radius", f64::from(rules::ORB_RADIUS));
@@ -225,13 +299,14 @@ pub extern "C" fn out_len() -> u32 {
     with_buffers(|b| len_u32(b.output.len()))
 }
 
-/// Decodes the first `len` bytes of the input buffer as a server frame. Returns 1 with the
-/// message as JSON in the output buffer, or 0 with the error text there.
+/// Decodes the first `len` bytes of the input buffer as a server frame, against the page's world
+/// (see [`decode_to_json`]). Returns 1 with the message as JSON in the output buffer (a snapshot
+/// that desynced included), or 0 with the error text there.
 #[unsafe(no_mangle)]
 pub extern "C" fn decode_server(len: u32) -> i32 {
     let result = with_buffers(|b| {
         let n = (len as usize).min(b.input.len());
-        decode_to_json(&b.input[..n])
+        WORLD.with(|w| decode_to_json(&mut w.borrow_mut(), &b.input[..n]))
     });
     match result {
         Ok(json) => {
@@ -270,19 +345,17 @@ pub extern "C" fn encode_ping(t: f64) -> u32 {
     set_output(&ping_frame(t))
 }
 
+/// Encodes a `RequestFull` for `tick` (see [`request_full_frame`]). Returns the frame's length;
+/// the frame is in the output buffer.
+#[unsafe(no_mangle)]
+pub extern "C" fn encode_request_full(tick: u32) -> u32 {
+    set_output(&request_full_frame(tick))
+}
+
 /// Runs one movement step (see [`step`]) and stores `x, y, vx, vy` at [`step_out_ptr`].
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn step_ship(
-    x: f32,
-    y: f32,
-    vx: f32,
-    vy: f32,
-    buttons: u32,
-    tick_hz: u32,
-    arena_w: f32,
-    arena_h: f32,
-) {
+pub extern "C" fn step_ship(x: f32, y: f32, vx: f32, vy: f32, buttons: u32, tick_hz: u32, arena_w: f32, arena_h: f32) {
     let out = step(x, y, vx, vy, buttons, tick_hz, arena_w, arena_h);
     with_buffers(|b| b.step = out);
 }
@@ -314,8 +387,10 @@ pub extern "C" fn angle_to_wire(radians: f32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arena_protocol::delta::{BodyWriter, encode_body};
+    use arena_protocol::entity::checksum;
     use arena_protocol::messages::*;
-    use arena_protocol::{NetId, Tick};
+    use arena_protocol::{EntityState, NetId};
     use serde_json::{Value, json};
 
     fn output() -> Vec<u8> {
@@ -332,11 +407,7 @@ mod tests {
         write_input(frame);
         let status = decode_server(len_u32(frame.len()));
         let out = output();
-        assert_eq!(
-            out_len() as usize,
-            out.len(),
-            "out_len should report the output size"
-        );
+        assert_eq!(out_len() as usize, out.len(), "out_len should report the output size");
         let value = if status == 1 {
             serde_json::from_slice(&out).expect("the output of a successful decode is json")
         } else {
@@ -345,59 +416,191 @@ mod tests {
         (status, value)
     }
 
-    #[test]
-    fn a_snapshot_decodes_to_externally_tagged_json_with_plain_numbers() {
-        let msg = ServerMsg::Snapshot(Snapshot {
-            tick: Tick(5),
-            ack_seq: 3,
-            ships: vec![ShipState {
-                id: NetId(1),
-                x: 32_000,
-                y: -16,
-                vx: 160,
-                vy: -8,
-                aim: 0x4000,
-                hp: 80,
-                flags: ShipState::ALIVE,
-                score: 12,
-            }],
-            projectiles: vec![ProjectileState {
+    const PHYSICS: Physics = Physics { dt: 1.0 / 30.0, arena: Arena { width: 4000.0, height: 3000.0 } };
+
+    fn welcome_frame(tick: u32) -> Vec<u8> {
+        arena_protocol::encode_server(&ServerMsg::Welcome(Welcome {
+            your_id: NetId(1),
+            tick_hz: 30,
+            tick: Tick(tick),
+            arena_width: 4000,
+            arena_height: 3000,
+            view_half_width: 900,
+            view_half_height: 500,
+            players: vec![PlayerInfo { id: NetId(1), name: "ace".into() }],
+        }))
+    }
+
+    /// The snapshot moving a client holding `baseline` to `world`, `gap` ticks later (0: a full
+    /// snapshot), encoded the way the server does it.
+    fn snapshot(tick: u32, gap: u32, baseline: &[EntityState], world: &[EntityState]) -> Snapshot {
+        let mut writer = BodyWriter::default();
+        encode_body(&mut writer, if gap == 0 { &[] } else { baseline }, world, gap, &PHYSICS);
+        let mut body = Vec::new();
+        writer.finish(&mut body);
+        Snapshot { tick: Tick(tick), baseline_gap: gap, ack_seq: 3, checksum: checksum(world), body }
+    }
+
+    fn snapshot_frame(tick: u32, gap: u32, baseline: &[EntityState], world: &[EntityState]) -> Vec<u8> {
+        arena_protocol::encode_server(&ServerMsg::Snapshot(snapshot(tick, gap, baseline, world)))
+    }
+
+    fn ship(id: u32, x: i32, buttons: u8) -> EntityState {
+        EntityState {
+            id: NetId(id),
+            kind: EntityKind::Ship,
+            x,
+            y: -16,
+            vx: 160,
+            vy: -8,
+            aim: 1024,
+            hp: 80,
+            flags: EntityState::ship_flags(true, Buttons(buttons)),
+            score: 12,
+            ..Default::default()
+        }
+    }
+
+    /// Two ships (one thrusting right), a projectile and one orb of each kind, sorted by id.
+    fn sample_world() -> Vec<EntityState> {
+        vec![
+            ship(1, 32_000, Buttons::RIGHT),
+            EntityState { id: NetId(2), flags: 0, hp: 0, ..ship(2, 800, 0) },
+            EntityState { id: NetId(4), kind: EntityKind::HealOrb, x: 10, y: 20, ..Default::default() },
+            EntityState { id: NetId(5), kind: EntityKind::ScoreOrb, x: 30, y: 40, ..Default::default() },
+            EntityState {
                 id: NetId(9),
+                kind: EntityKind::Projectile,
                 x: 1,
                 y: 2,
                 vx: 3,
                 vy: 4,
                 owner: NetId(1),
-            }],
-            orbs: vec![
-                OrbState {
-                    id: NetId(4),
-                    x: 10,
-                    y: 20,
-                    kind: OrbKind::Heal,
-                },
-                OrbState {
-                    id: NetId(5),
-                    x: 30,
-                    y: 40,
-                    kind: OrbKind::Score,
-                },
-            ],
-        });
-        let (status, v) = decode_export(&arena_protocol::encode_server(&msg));
+                ..Default::default()
+            },
+        ]
+    }
+
+    fn world_len() -> Option<usize> {
+        WORLD.with(|w| w.borrow().as_ref().map(|w| w.entities().len()))
+    }
+
+    #[test]
+    fn a_full_snapshot_after_welcome_renders_the_whole_world() {
+        assert_eq!(decode_export(&welcome_frame(99)).0, 1);
+        assert_eq!(world_len(), Some(0), "a Welcome should create an empty world");
+        let (status, v) = decode_export(&snapshot_frame(100, 0, &[], &sample_world()));
         assert_eq!(status, 1, "a valid snapshot should decode, got {v}");
         assert_eq!(
             v,
             json!({"Snapshot": {
-                "tick": 5, "ack_seq": 3,
-                "ships": [{"id": 1, "x": 32000, "y": -16, "vx": 160, "vy": -8, "aim": 16384,
-                           "hp": 80, "flags": 1, "score": 12}],
+                "tick": 100, "ack_seq": 3, "full": true,
+                "ships": [
+                    {"id": 1, "x": 32000, "y": -16, "vx": 160, "vy": -8, "aim": 16384, "hp": 80,
+                     "flags": 0x81, "score": 12},
+                    {"id": 2, "x": 800, "y": -16, "vx": 160, "vy": -8, "aim": 16384, "hp": 0,
+                     "flags": 0, "score": 12}
+                ],
                 "projectiles": [{"id": 9, "x": 1, "y": 2, "vx": 3, "vy": 4, "owner": 1}],
                 "orbs": [{"id": 4, "x": 10, "y": 20, "kind": "Heal"},
                          {"id": 5, "x": 30, "y": 40, "kind": "Score"}]
             }}),
-            "the snapshot json should carry wire values under serde's default names"
+            "the world should come out in wire units, aim scaled to 16 bits (1024/4096 = 16384/65536)"
         );
+        assert_eq!(world_len(), Some(5));
+    }
+
+    #[test]
+    fn a_delta_moves_entities_as_predicted() {
+        decode_export(&welcome_frame(99));
+        let world = sample_world();
+        assert_eq!(decode_export(&snapshot_frame(100, 0, &[], &world)).0, 1);
+
+        // Two ticks of nothing but the rules: a body of three empty sections.
+        let next: Vec<_> = world.iter().map(|e| e.predict(2, &PHYSICS)).collect();
+        assert_eq!(snapshot(102, 2, &world, &next).body, [0, 0, 0], "nothing to send beyond the prediction");
+        let (status, v) = decode_export(&snapshot_frame(102, 2, &world, &next));
+        assert_eq!(status, 1, "{v}");
+        assert_eq!(v["Snapshot"]["full"], json!(false));
+        assert_eq!(v["Snapshot"]["tick"], json!(102));
+        let thrusting = &v["Snapshot"]["ships"][0];
+        assert_eq!(
+            (thrusting["x"].as_i64(), thrusting["vx"].as_i64()),
+            (Some(next[0].x.into()), Some(next[0].vx.into()))
+        );
+        assert!(next[0].x > world[0].x + 2 * 10, "the thrusting ship should have moved right");
+        assert_eq!(v["Snapshot"]["ships"][1]["x"], json!(800), "a dead ship stays put");
+        assert_eq!(v["Snapshot"]["projectiles"][0]["x"], json!(next[4].x));
+
+        // Then a real change: a hit, a turn and a despawned orb.
+        let mut after: Vec<_> = next.iter().map(|e| e.predict(1, &PHYSICS)).filter(|e| e.id != NetId(5)).collect();
+        after[0].hp = 60;
+        after[0].aim = 4095;
+        let (status, v) = decode_export(&snapshot_frame(103, 1, &next, &after));
+        assert_eq!(status, 1, "{v}");
+        let s = &v["Snapshot"];
+        assert_eq!((s["ships"][0]["hp"].as_u64(), s["ships"][0]["aim"].as_u64()), (Some(60), Some(4095 << 4)));
+        assert_eq!(s["orbs"], json!([{"id": 4, "x": 10, "y": 20, "kind": "Heal"}]), "orb 5 was despawned");
+    }
+
+    #[test]
+    fn a_bad_checksum_is_a_desync_that_empties_the_world_until_a_full_snapshot() {
+        decode_export(&welcome_frame(99));
+        let world = sample_world();
+        let mut bad = snapshot(100, 0, &[], &world);
+        bad.checksum ^= 1;
+        let frame = arena_protocol::encode_server(&ServerMsg::Snapshot(bad));
+        let (status, v) = decode_export(&frame);
+        assert_eq!(status, 1, "a desynced snapshot is still a valid frame");
+        let text = v["Snapshot"]["desync"].as_str().unwrap_or_default().to_owned();
+        assert!(text.contains("checksum"), "the desync should say why, got {v}");
+        assert_eq!(v["Snapshot"]["tick"], json!(100));
+        assert!(v["Snapshot"].get("ships").is_none(), "a desync carries no world: {v}");
+        assert_eq!(world_len(), Some(0), "after a desync the world is empty");
+
+        // Deltas against the lost baseline keep failing...
+        let next: Vec<_> = world.iter().map(|e| e.predict(1, &PHYSICS)).collect();
+        let (status, v) = decode_export(&snapshot_frame(101, 1, &world, &next));
+        assert_eq!(status, 1);
+        assert!(v["Snapshot"]["desync"].as_str().is_some_and(|t| t.contains("against tick")), "{v}");
+        // ...until a full snapshot arrives.
+        let (_, v) = decode_export(&snapshot_frame(102, 0, &[], &next));
+        assert_eq!(v["Snapshot"]["full"], json!(true), "{v}");
+        assert_eq!(world_len(), Some(5));
+    }
+
+    #[test]
+    fn a_snapshot_before_any_welcome_is_a_desync() {
+        let (status, v) = decode_export(&snapshot_frame(7, 0, &[], &sample_world()));
+        assert_eq!(status, 1);
+        assert_eq!(v, json!({"Snapshot": {"tick": 7, "desync": "snapshot before Welcome"}}));
+    }
+
+    #[test]
+    fn a_garbage_body_is_a_desync_not_an_error() {
+        decode_export(&welcome_frame(1));
+        let frame = arena_protocol::encode_server(&ServerMsg::Snapshot(Snapshot {
+            tick: Tick(2),
+            baseline_gap: 0,
+            ack_seq: 0,
+            checksum: 0,
+            body: vec![0xff; 9],
+        }));
+        let (status, v) = decode_export(&frame);
+        assert_eq!(status, 1);
+        assert!(v["Snapshot"]["desync"].is_string(), "{v}");
+    }
+
+    #[test]
+    fn a_new_welcome_starts_a_new_world() {
+        decode_export(&welcome_frame(99));
+        let world = sample_world();
+        decode_export(&snapshot_frame(100, 0, &[], &world));
+        assert_eq!(world_len(), Some(5));
+        decode_export(&welcome_frame(500));
+        assert_eq!(world_len(), Some(0), "a reconnect's Welcome must forget the old world");
+        let (_, v) = decode_export(&snapshot_frame(101, 1, &world, &world));
+        assert!(v["Snapshot"]["desync"].is_string(), "{v}");
     }
 
     #[test]
@@ -412,52 +615,31 @@ mod tests {
                     arena_height: 3000,
                     view_half_width: 900,
                     view_half_height: 500,
-                    players: vec![PlayerInfo {
-                        id: NetId(2),
-                        name: "bob".into(),
-                    }],
+                    players: vec![PlayerInfo { id: NetId(2), name: "bob".into() }],
                 }),
                 json!({"Welcome": {"your_id": 2, "tick_hz": 30, "tick": 100, "arena_width": 4000,
                     "arena_height": 3000, "view_half_width": 900, "view_half_height": 500,
                     "players": [{"id": 2, "name": "bob"}]}}),
             ),
+            (ServerMsg::Pong { t: 123_456_789 }, json!({"Pong": {"t": 123_456_789}})),
             (
-                ServerMsg::Pong { t: 123_456_789 },
-                json!({"Pong": {"t": 123_456_789}}),
-            ),
-            (
-                ServerMsg::Event(GameEvent::Joined(PlayerInfo {
-                    id: NetId(2),
-                    name: "bob".into(),
-                })),
+                ServerMsg::Event(GameEvent::Joined(PlayerInfo { id: NetId(2), name: "bob".into() })),
                 json!({"Event": {"Joined": {"id": 2, "name": "bob"}}}),
             ),
+            (ServerMsg::Event(GameEvent::Left { id: NetId(2) }), json!({"Event": {"Left": {"id": 2}}})),
             (
-                ServerMsg::Event(GameEvent::Left { id: NetId(2) }),
-                json!({"Event": {"Left": {"id": 2}}}),
-            ),
-            (
-                ServerMsg::Event(GameEvent::Kill {
-                    killer: NetId(1),
-                    victim: NetId(2),
-                }),
+                ServerMsg::Event(GameEvent::Kill { killer: NetId(1), victim: NetId(2) }),
                 json!({"Event": {"Kill": {"killer": 1, "victim": 2}}}),
             ),
             (
                 ServerMsg::Scoreboard(Scoreboard {
                     players_online: 3,
-                    top: vec![ScoreEntry {
-                        id: NetId(1),
-                        score: 10,
-                    }],
+                    top: vec![ScoreEntry { id: NetId(1), score: 10 }],
                 }),
                 json!({"Scoreboard": {"players_online": 3, "top": [{"id": 1, "score": 10}]}}),
             ),
             (
-                ServerMsg::Bye(Bye {
-                    reason: ByeReason::VersionMismatch,
-                    message: "old client".into(),
-                }),
+                ServerMsg::Bye(Bye { reason: ByeReason::VersionMismatch, message: "old client".into() }),
                 json!({"Bye": {"reason": "VersionMismatch", "message": "old client"}}),
             ),
         ];
@@ -473,10 +655,7 @@ mod tests {
         let (status, v) = decode_export(&[0xff, 0xff, 0xff]);
         assert_eq!(status, 0, "garbage must not decode");
         let text = v.as_str().unwrap_or_default();
-        assert!(
-            text.contains("malformed"),
-            "the error text should say what went wrong, got {text:?}"
-        );
+        assert!(text.contains("malformed"), "the error text should say what went wrong, got {text:?}");
         let (status, _) = decode_export(&[]);
         assert_eq!(status, 0, "an empty frame must not decode");
     }
@@ -487,11 +666,7 @@ mod tests {
         let mut padded = frame.clone();
         padded.extend_from_slice(&[0xAA; 8]);
         write_input(&padded);
-        assert_eq!(
-            decode_server(len_u32(frame.len())),
-            1,
-            "bytes past `len` in the input buffer should be ignored"
-        );
+        assert_eq!(decode_server(len_u32(frame.len())), 1, "bytes past `len` in the input buffer should be ignored");
         assert_eq!(output(), br#"{"Pong":{"t":7}}"#.to_vec());
     }
 
@@ -502,31 +677,20 @@ mod tests {
         assert_eq!(n as usize, output().len());
         assert_eq!(
             arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
-                name: "ace".into()
-            })),
+            Ok(ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into() })),
             "encode_hello should produce the server's Hello"
         );
 
         encode_input(300, 0x19, 0x4000);
         assert_eq!(
             arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Input(InputFrame {
-                seq: 300,
-                buttons: Buttons(0x19),
-                aim: 0x4000
-            })),
+            Ok(ClientMsg::Input(InputFrame { seq: 300, buttons: Buttons(0x19), aim: 0x4000 })),
             "encode_input should produce the server's Input"
         );
         encode_input(1, 0x1_08, 0x1_0001);
         assert_eq!(
             arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Input(InputFrame {
-                seq: 1,
-                buttons: Buttons(0x08),
-                aim: 1
-            })),
+            Ok(ClientMsg::Input(InputFrame { seq: 1, buttons: Buttons(0x08), aim: 1 })),
             "out-of-range button and aim bits should be dropped"
         );
 
@@ -536,41 +700,28 @@ mod tests {
             Ok(ClientMsg::Ping { t: 1_234_567 }),
             "encode_ping should truncate the timestamp to a whole number"
         );
+        assert_eq!(ping_frame(-5.0), ping_frame(0.0), "negative times clamp to 0");
+
+        let n = encode_request_full(0x0123_4567);
+        assert_eq!(n as usize, output().len());
         assert_eq!(
-            ping_frame(-5.0),
-            ping_frame(0.0),
-            "negative times clamp to 0"
+            arena_protocol::decode_client(&output()),
+            Ok(ClientMsg::RequestFull { tick: Tick(0x0123_4567) }),
+            "encode_request_full should produce the server's RequestFull"
         );
     }
 
     #[test]
     fn step_ship_matches_the_protocol_step_bit_for_bit() {
-        let arena = Arena {
-            width: 4000.0,
-            height: 3000.0,
-        };
+        let arena = Arena { width: 4000.0, height: 3000.0 };
         for hz in [10u32, 20, 30, 60, 128] {
             let dt = rules::tick_dt(hz as u16);
-            let mut expected = ShipMotion {
-                x: 1234.5625,
-                y: 40.0,
-                vx: -12.5,
-                vy: 0.0,
-            };
+            let mut expected = ShipMotion { x: 1234.5625, y: 40.0, vx: -12.5, vy: 0.0 };
             let mut got = [expected.x, expected.y, expected.vx, expected.vy];
             for i in 0..400u32 {
                 let buttons = (i / 7 * 5 + i) % 32;
                 expected = rules::step_ship(expected, Buttons(buttons as u8), dt, arena);
-                step_ship(
-                    got[0],
-                    got[1],
-                    got[2],
-                    got[3],
-                    buttons,
-                    hz,
-                    arena.width,
-                    arena.height,
-                );
+                step_ship(got[0], got[1], got[2], got[3], buttons, hz, arena.width, arena.height);
                 got = with_buffers(|b| b.step);
                 assert_eq!(
                     got.map(f32::to_bits),
@@ -580,11 +731,7 @@ mod tests {
             }
         }
         let ptr = step_out_ptr();
-        assert_eq!(
-            ptr,
-            with_buffers(|b| b.step.as_ptr()),
-            "step_out_ptr is stable"
-        );
+        assert_eq!(ptr, with_buffers(|b| b.step.as_ptr()), "step_out_ptr is stable");
     }
 
     #[test]
@@ -603,19 +750,10 @@ mod tests {
         let v: Value = serde_json::from_slice(&output()).expect("rules() writes json");
         assert_eq!(len as usize, output().len());
         assert_eq!(v["protocol_version"], json!(PROTOCOL_VERSION));
-        assert_eq!(
-            v["ship_radius"].as_f64(),
-            Some(f64::from(rules::SHIP_RADIUS))
-        );
-        assert_eq!(
-            v["pos_scale"].as_f64(),
-            Some(f64::from(quantize::POS_SCALE))
-        );
+        assert_eq!(v["ship_radius"].as_f64(), Some(f64::from(rules::SHIP_RADIUS)));
+        assert_eq!(v["pos_scale"].as_f64(), Some(f64::from(quantize::POS_SCALE)));
         assert_eq!(v["button_fire"], json!(Buttons::FIRE));
-        assert_eq!(
-            v["respawn_delay_s"].as_f64().map(|s| s as f32),
-            Some(rules::RESPAWN_DELAY_S)
-        );
+        assert_eq!(v["respawn_delay_s"].as_f64().map(|s| s as f32), Some(rules::RESPAWN_DELAY_S));
         assert_eq!(protocol_version(), u32::from(PROTOCOL_VERSION));
         for (name, value) in [
             ("ship_accel", rules::SHIP_ACCEL),

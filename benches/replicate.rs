@@ -1,0 +1,65 @@
+//! `replicate/…`: the per-client part of replication (visibility, delta, checksum, frame) for
+//! one client at steady state, every entity moving as predicted or not, swept over the number of
+//! visible entities. The shared per-tick capture is done outside the timed section.
+//!
+//! Expected scaling: linear in visible entities (a merge of two sorted lists plus copying shared
+//! records); the constant is what matters — the target is ≤ 5 µs at 100 entities.
+
+use arena_benches::entities;
+use arena_protocol::rules::{Arena, Buttons};
+use arena_protocol::{EntityState, NetId, Physics, Tick};
+use arena_server::replication::{ClientReplica, Replicator, View};
+use bevy_ecs::world::World;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+fn replicate(c: &mut Criterion) {
+    let arena = Arena::DEFAULT;
+    let physics = Physics::new(30, arena);
+    let mut group = c.benchmark_group("replicate");
+    for visible in [25u32, 100, 400] {
+        // Everything within a 2000 × 1250 view centred on ship 1 at (1000, 625).
+        let mut states: Vec<EntityState> = entities(visible / 2, visible - visible / 2);
+        for (i, e) in states.iter_mut().enumerate() {
+            let i = i as i32;
+            (e.x, e.y) = (16 * (40 + (i * 37) % 1900), 16 * (40 + (i * 53) % 1150));
+            if i % 7 == 0 {
+                e.flags = EntityState::ship_flags(true, Buttons(Buttons::LEFT));
+            }
+        }
+        let mut world = World::new();
+        let mut rep = Replicator::new(&mut world, 30, arena, View { half_width: 1000.0, half_height: 625.0 });
+        let mut replica = ClientReplica::new(NetId(1));
+        let mut tick = 1;
+        let mut advance = |rep: &mut Replicator, replica: &mut ClientReplica, turn: bool| {
+            for (i, e) in states.iter_mut().enumerate() {
+                *e = e.predict(1, &physics);
+                // A few ships change their keys and aim every tick: real records to copy.
+                if turn && e.kind == arena_protocol::EntityKind::Ship && (i + tick as usize).is_multiple_of(5) {
+                    e.aim = (e.aim + 40) % 4096;
+                }
+            }
+            tick += 1;
+            rep.capture_states(&states, Tick(tick));
+            replica.settle(false);
+        };
+        advance(&mut rep, &mut replica, false);
+        replica.encode(&rep, 0);
+        group.bench_function(BenchmarkId::new("steady_delta", visible), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    advance(&mut rep, &mut replica, true);
+                    let start = Instant::now();
+                    std::hint::black_box(replica.encode(&rep, 0));
+                    spent += start.elapsed();
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, replicate);
+criterion_main!(benches);

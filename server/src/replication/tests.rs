@@ -1,0 +1,242 @@
+//! Replication against the one decoder, over scripted worlds: whatever the world does and
+//! whichever snapshots backpressure drops, the client's world after every snapshot it receives is
+//! exactly the server's quantized world around it.
+
+use super::*;
+use crate::mailbox::{Batch, Mailbox};
+use arena_protocol::rules::Buttons;
+use arena_protocol::{ClientWorld, ServerMsg, decode_server};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use tokio_tungstenite::tungstenite::Bytes;
+
+const ARENA: Arena = Arena { width: 4000.0, height: 4000.0 };
+const VIEW: View = View { half_width: 500.0, half_height: 400.0 };
+const VIEWER: NetId = NetId(1);
+
+/// What happens to one entity in one tick.
+#[derive(Clone, Debug)]
+enum Fate {
+    /// Moves exactly as clients predict.
+    Predicted,
+    /// Changes some fields a little (a new button, a hit, an aim change).
+    Nudge(i32, u8, u16),
+    /// Jumps somewhere else (respawn, orb pickup).
+    Teleport(i32, i32),
+    /// Leaves the world.
+    Despawn,
+}
+
+fn arb_fate() -> impl Strategy<Value = Fate> {
+    prop_oneof![
+        6 => Just(Fate::Predicted),
+        3 => (-40i32..40, 0u8..16, 0u16..4096).prop_map(|(d, b, a)| Fate::Nudge(d, b, a)),
+        1 => (0i32..64_000, 0i32..64_000).prop_map(|(x, y)| Fate::Teleport(x, y)),
+        1 => Just(Fate::Despawn),
+    ]
+}
+
+fn arb_spawn() -> impl Strategy<Value = EntityState> {
+    (0u8..4, 0i32..64_000, 0i32..64_000, -6000i32..6000, -6000i32..6000).prop_map(|(k, x, y, vx, vy)| {
+        let kind = EntityKind::from_u8(k).unwrap_or_default();
+        let moving = matches!(kind, EntityKind::Ship | EntityKind::Projectile);
+        EntityState {
+            kind,
+            x,
+            y,
+            vx: if moving { vx } else { 0 },
+            vy: if moving { vy } else { 0 },
+            hp: if kind == EntityKind::Ship { 100 } else { 0 },
+            flags: if kind == EntityKind::Ship { EntityState::ship_flags(true, Buttons(Buttons::RIGHT)) } else { 0 },
+            owner: if kind == EntityKind::Projectile { VIEWER } else { NetId(0) },
+            ..Default::default()
+        }
+    })
+}
+
+/// One tick of script: fates for (up to) every live entity, new entities, and whether the writer
+/// takes the pending snapshot before the next tick.
+#[derive(Clone, Debug)]
+struct Step {
+    fates: Vec<Fate>,
+    spawns: Vec<EntityState>,
+    viewer_jump: Option<(i32, i32)>,
+    taken: bool,
+}
+
+fn arb_step() -> impl Strategy<Value = Step> {
+    (
+        proptest::collection::vec(arb_fate(), 80),
+        proptest::collection::vec(arb_spawn(), 0..6),
+        proptest::option::weighted(0.1, (0i32..64_000, 0i32..64_000)),
+        proptest::bool::weighted(0.7),
+    )
+        .prop_map(|(fates, spawns, viewer_jump, taken)| Step { fates, spawns, viewer_jump, taken })
+}
+
+fn advance(world: &mut BTreeMap<NetId, EntityState>, step: &Step, next_id: &mut u32, physics: &Physics) {
+    let ids: Vec<NetId> = world.keys().copied().collect();
+    for (id, fate) in ids.into_iter().zip(step.fates.iter().cycle()) {
+        let Some(e) = world.get_mut(&id) else { continue };
+        let predicted = e.predict(1, physics);
+        *e = match fate {
+            Fate::Predicted => predicted,
+            // Fields that do not apply to a kind stay zero (the protocol relies on it).
+            Fate::Nudge(d, b, a) => match e.kind {
+                EntityKind::Ship => EntityState {
+                    x: predicted.x + d,
+                    vy: predicted.vy - d,
+                    aim: *a,
+                    hp: predicted.hp.saturating_sub(*b),
+                    flags: EntityState::ship_flags(*b % 5 != 0, Buttons(*b)),
+                    score: predicted.score + u32::from(*b),
+                    ..predicted
+                },
+                EntityKind::Projectile => EntityState { x: predicted.x + d, vy: predicted.vy - d, ..predicted },
+                _ => EntityState { x: predicted.x + d, ..predicted },
+            },
+            Fate::Teleport(x, y) => EntityState { x: *x, y: *y, vx: 0, vy: 0, ..predicted },
+            Fate::Despawn if id != VIEWER => {
+                world.remove(&id);
+                continue;
+            }
+            Fate::Despawn => predicted,
+        };
+    }
+    if let (Some((x, y)), Some(me)) = (step.viewer_jump, world.get_mut(&VIEWER)) {
+        (me.x, me.y) = (x, y);
+    }
+    for s in &step.spawns {
+        *next_id += 1;
+        world.insert(NetId(*next_id), EntityState { id: NetId(*next_id), ..*s });
+    }
+}
+
+fn within(e: &EntityState, center: (f32, f32), half: (f32, f32)) -> bool {
+    let (x, y) = e.position();
+    (x - center.0).abs() <= half.0 && (y - center.1).abs() <= half.1
+}
+
+/// Checks the client's world against the server's world of that tick: every entity held is the
+/// server's exact state and lies within the keep area; every entity within the spawn area is held.
+fn check_view(client: &ClientWorld, server: &BTreeMap<NetId, EntityState>) -> Result<(), TestCaseError> {
+    let me = server.get(&VIEWER).expect("the viewer never leaves");
+    let center = me.position();
+    let inner = (VIEW.half_width + VIEW_MARGIN, VIEW.half_height + VIEW_MARGIN);
+    let outer = (inner.0 + VIEW_HYSTERESIS, inner.1 + VIEW_HYSTERESIS);
+    for e in client.entities() {
+        let truth = server.get(&e.id);
+        prop_assert_eq!(Some(e), truth, "the client's copy of {:?} should be the server's state", e.id);
+        prop_assert!(e.id == VIEWER || within(e, center, outer), "{:?} is held but out of view", e.id);
+    }
+    for e in server.values() {
+        if within(e, center, inner) {
+            prop_assert!(client.get(e.id).is_some(), "{:?} is in view but the client lacks it", e.id);
+        }
+    }
+    prop_assert!(client.get(VIEWER).is_some(), "the client always holds its own ship");
+    Ok(())
+}
+
+fn run_script(steps: &[Step]) -> Result<(), TestCaseError> {
+    let physics = Physics::new(30, ARENA);
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut replica = ClientReplica::new(VIEWER);
+    let mailbox = Mailbox::default();
+    let mut client = ClientWorld::new(physics);
+    let mut batch = Batch::default();
+    let mut truth: BTreeMap<NetId, EntityState> = BTreeMap::new();
+    truth.insert(
+        VIEWER,
+        EntityState {
+            id: VIEWER,
+            kind: EntityKind::Ship,
+            x: 32_000,
+            y: 32_000,
+            hp: 100,
+            flags: 1,
+            ..Default::default()
+        },
+    );
+    let mut history: BTreeMap<Tick, BTreeMap<NetId, EntityState>> = BTreeMap::new();
+    let mut next_id = 1;
+    let mut applied = 0;
+    for (t, step) in steps.iter().enumerate() {
+        let tick = Tick(t as u32 + 1);
+        advance(&mut truth, step, &mut next_id, &physics);
+        let states: Vec<EntityState> = truth.values().copied().collect();
+        rep.capture_states(&states, tick);
+        history.insert(tick, truth.clone());
+        let dropped = mailbox.retract_snapshot();
+        replica.settle(dropped);
+        let frame = Bytes::copy_from_slice(replica.encode(&rep, 0));
+        mailbox.offer_snapshot(frame);
+        if step.taken {
+            mailbox.take(&mut batch);
+            for frame in batch.frames.drain(..) {
+                let Ok(ServerMsg::Snapshot(s)) = decode_server(&frame) else {
+                    return Err(TestCaseError::fail("a snapshot frame should decode"));
+                };
+                prop_assert_eq!(client.apply(&s), Ok(()), "snapshot of tick {:?} should apply cleanly", s.tick);
+                check_view(&client, &history[&s.tick])?;
+                applied += 1;
+            }
+        }
+    }
+    prop_assert!(applied > 0 || steps.iter().all(|s| !s.taken));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_client_world_is_the_server_world_after_every_snapshot(steps in proptest::collection::vec(arb_step(), 1..40)) {
+        run_script(&steps)?;
+    }
+}
+
+#[test]
+fn unchanged_and_predicted_entities_cost_nothing_once_known() {
+    let physics = Physics::new(30, ARENA);
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut replica = ClientReplica::new(VIEWER);
+    let me = EntityState {
+        id: VIEWER,
+        kind: EntityKind::Ship,
+        x: 32_000,
+        y: 32_000,
+        vx: 800,
+        hp: 100,
+        flags: EntityState::ship_flags(true, Buttons(Buttons::RIGHT)),
+        ..Default::default()
+    };
+    let orbs: Vec<EntityState> = (0..50)
+        .map(|i| EntityState {
+            id: NetId(10 + i),
+            kind: EntityKind::ScoreOrb,
+            x: 31_000 + 40 * i as i32,
+            y: 32_500,
+            ..Default::default()
+        })
+        .collect();
+    let mut states = vec![me];
+    states.extend(orbs);
+    rep.capture_states(&states, Tick(1));
+    replica.settle(false);
+    let full = replica.encode(&rep, 0).len();
+    for t in 2..10 {
+        for s in &mut states {
+            *s = s.predict(1, &physics);
+        }
+        rep.capture_states(&states, Tick(t));
+        replica.settle(false);
+        let len = replica.encode(&rep, 0).len();
+        assert!(
+            len < 20,
+            "a snapshot of nothing but predicted motion should be a bare header, got {len} bytes (full was {full})"
+        );
+    }
+}

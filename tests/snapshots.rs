@@ -1,0 +1,39 @@
+//! Delta snapshots verified by every client: a hundred bots play, each checks the checksum of
+//! every snapshot it applies, and none may disagree with the server.
+
+use arena_bots::behaviour::{Behaviour, Brain};
+use arena_server::metrics::ServerStats;
+use arena_tests::{reports, spawn_bot, start_server};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_bots_play_without_a_single_desync() {
+    let server = start_server(|c| c.arena_size = 2500).await;
+    let url = server.ws_url();
+    let handles = (0..100)
+        .map(|i| {
+            spawn_bot(
+                &url,
+                &format!("bot{i}"),
+                Brain::new(Behaviour::Mixed, Pcg64Mcg::seed_from_u64(i)),
+                Duration::from_secs(6),
+            )
+        })
+        .collect();
+    let bots = reports(handles).await;
+    let stats = server.stats().clone();
+    server.shutdown().await;
+
+    let mut snapshots = 0;
+    for (i, b) in bots.iter().enumerate() {
+        assert!(b.joined && b.error.is_none(), "bot {i} should play without error: {:?}", b.error);
+        assert_eq!(b.desyncs, 0, "bot {i}'s world should match the server's checksum after every snapshot");
+        assert_eq!(b.full_snapshots, 1, "bot {i} should need exactly one full snapshot (on join)");
+        assert!(b.snapshots > 30, "bot {i} should receive snapshots steadily, got {}", b.snapshots);
+        snapshots += b.snapshots;
+    }
+    assert_eq!(ServerStats::get(&stats.desyncs_reported), 0, "no client should have asked for a resync");
+    assert!(snapshots > 100 * 30, "a hundred bots over six seconds should receive thousands of snapshots");
+}
