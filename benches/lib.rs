@@ -65,6 +65,7 @@ impl BenchRoom {
             view: View { half_width: 1000.0, half_height: 625.0 },
             max_clients: u32::MAX,
             slow_client_ticks: u32::MAX,
+            snapshot_budget: None,
         };
         let mut room = Room::new(settings, Arc::new(ServerStats::default()));
         let mailboxes: Vec<Arc<Mailbox>> = (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
@@ -196,6 +197,7 @@ pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
         view: View { half_width: 1000.0, half_height: 625.0 },
         max_clients: u32::MAX,
         slow_client_ticks: u32::MAX,
+        snapshot_budget: None,
     };
     Room::new(settings, Arc::new(ServerStats::default()))
 }

@@ -29,7 +29,7 @@ fn replicate(c: &mut Criterion) {
         }
         let mut world = World::new();
         let mut rep = Replicator::new(&mut world, 30, arena, View { half_width: 1000.0, half_height: 625.0 });
-        let mut replica = ClientReplica::new(NetId(1));
+        let mut replica = ClientReplica::new(NetId(1), None);
         let mut tick = 1;
         let mut advance = |rep: &mut Replicator, replica: &mut ClientReplica, turn: bool| {
             for (i, e) in states.iter_mut().enumerate() {

@@ -37,3 +37,31 @@ async fn a_hundred_bots_play_without_a_single_desync() {
     assert_eq!(ServerStats::get(&stats.desyncs_reported), 0, "no client should have asked for a resync");
     assert!(snapshots > 100 * 30, "a hundred bots over six seconds should receive thousands of snapshots");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_bandwidth_budget_bots_stay_in_sync() {
+    let server = start_server(|c| {
+        c.arena_size = 1500;
+        c.max_kbps = Some(24);
+    })
+    .await;
+    let url = server.ws_url();
+    let handles = (0..30)
+        .map(|i| {
+            spawn_bot(
+                &url,
+                &format!("bot{i}"),
+                Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)),
+                Duration::from_secs(5),
+            )
+        })
+        .collect();
+    let bots = reports(handles).await;
+    server.shutdown().await;
+    for (i, b) in bots.iter().enumerate() {
+        assert!(b.joined && b.error.is_none(), "bot {i} should play without error: {:?}", b.error);
+        assert_eq!(b.desyncs, 0, "bot {i}: deferred updates must never break the checksum");
+        let kbps = b.bytes_down as f64 * 8.0 / 1000.0 / b.played.as_secs_f64();
+        assert!(kbps < 24.0 * 2.0, "bot {i} should stay near its 24 kbit/s budget, got {kbps:.1}");
+    }
+}

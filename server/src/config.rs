@@ -39,6 +39,11 @@ pub struct Config {
     #[arg(long, env = "ARENA_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: u32,
 
+    /// Bandwidth budget of snapshots per client in kbit/s: updates beyond it wait, most important
+    /// (own ship, spawns, near and long-waiting changes) first. Unlimited if not given.
+    #[arg(long, env = "ARENA_MAX_KBPS", value_parser = clap::value_parser!(u32).range(8..))]
+    pub max_kbps: Option<u32>,
+
     /// Close a client whose snapshots have piled up unsent for this long (e.g. `5s`).
     #[arg(long, env = "ARENA_SLOW_CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
     pub slow_client_timeout: Duration,
@@ -75,6 +80,14 @@ impl Config {
     #[must_use]
     pub fn web_root(&self) -> PathBuf {
         self.web_root.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-client"))
+    }
+
+    /// The snapshot body budget per client per tick implied by `--max-kbps` (a snapshot's
+    /// header, about 16 bytes, comes on top).
+    #[must_use]
+    pub fn snapshot_budget(&self) -> Option<usize> {
+        self.max_kbps
+            .map(|kbps| (u64::from(kbps) * 1000 / 8 / u64::from(self.tick_hz)).saturating_sub(16).max(16) as usize)
     }
 
     /// The length of one tick.

@@ -89,6 +89,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         view: View { half_width: config.view_width as f32 / 2.0, half_height: config.view_height as f32 / 2.0 },
         max_clients: config.max_clients,
         slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
+        snapshot_budget: config.snapshot_budget(),
     };
     let stats = Arc::new(ServerStats::default());
     let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;

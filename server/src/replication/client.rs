@@ -7,14 +7,45 @@
 
 use super::{INNER, NONE, Replicator};
 use arena_protocol::codec::encode_server_into;
-use arena_protocol::delta::BodyWriter;
-use arena_protocol::{EntityState, NetId, ServerMsg, Snapshot, Tick};
+use arena_protocol::delta::{BodyWriter, write_update};
+use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
 
-/// What a client holds after some snapshot: its tick and entities (sorted by id).
+/// What a client holds after some snapshot: its tick and entities (sorted by id), and for each
+/// entity the priority its unsent changes have accumulated (only used under a byte budget).
 #[derive(Debug, Default)]
 struct Baseline {
     tick: Option<Tick>,
     entities: Vec<EntityState>,
+    priority: Vec<f32>,
+}
+
+/// An update that competes for a place in a budgeted snapshot.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// Index of the entity in the new baseline.
+    at: u32,
+    /// Index of the entity in the old baseline.
+    held: u32,
+    /// Index of the entity in the replicator's states.
+    state: u32,
+    /// The record: in the replicator's shared records, or in this client's own.
+    shared: bool,
+    start: u32,
+    end: u32,
+    priority: f32,
+    chosen: bool,
+}
+
+/// How much an entity's pending change matters per tick to a client looking from `center`:
+/// ships over projectiles over orbs, near over far.
+fn weight(e: &EntityState, center: (f32, f32)) -> f32 {
+    let kind = match e.kind {
+        EntityKind::Ship => 4.0,
+        EntityKind::Projectile => 2.0,
+        EntityKind::HealOrb | EntityKind::ScoreOrb => 1.0,
+    };
+    let (x, y) = e.position();
+    kind / (1.0 + (x - center.0).hypot(y - center.1) / 500.0)
 }
 
 /// Per-client replication state: baselines, reusable buffers, and the last snapshot's figures.
@@ -28,16 +59,24 @@ pub struct ClientReplica {
     has_pending: bool,
     scratch: Baseline,
     full_requested: bool,
+    /// Most body bytes per snapshot, if the client has a bandwidth budget.
+    budget: Option<usize>,
     writer: BodyWriter,
     picks: Vec<u32>,
+    own_records: Vec<u8>,
+    candidates: Vec<Candidate>,
+    order: Vec<u32>,
     body: Vec<u8>,
     frame: Vec<u8>,
 }
 
 impl ClientReplica {
-    /// Replication for the client whose ship is `viewer`; its first snapshot will be full.
+    /// Replication for the client whose ship is `viewer`; its first snapshot will be full. With
+    /// a `budget`, snapshot bodies stay within that many bytes where they can: the own ship,
+    /// spawns and despawns always go, other updates by accumulated priority until it is spent
+    /// (the rest wait, the client predicting them meanwhile).
     #[must_use]
-    pub fn new(viewer: NetId) -> ClientReplica {
+    pub fn new(viewer: NetId, budget: Option<usize>) -> ClientReplica {
         ClientReplica {
             viewer,
             committed: Baseline::default(),
@@ -45,8 +84,12 @@ impl ClientReplica {
             has_pending: false,
             scratch: Baseline::default(),
             full_requested: true,
+            budget,
             writer: BodyWriter::default(),
             picks: Vec::new(),
+            own_records: Vec::new(),
+            candidates: Vec::new(),
+            order: Vec::new(),
             body: Vec::new(),
             frame: Vec::new(),
         }
@@ -95,8 +138,13 @@ impl ClientReplica {
 
         let writer = &mut self.writer;
         writer.clear();
+        self.own_records.clear();
+        self.candidates.clear();
+        let held_priority: &[f32] = if gap == 0 { &[] } else { &self.committed.priority };
         let next = &mut self.scratch.entities;
+        let next_priority = &mut self.scratch.priority;
         next.clear();
+        next_priority.clear();
         let mut sum = 0u32;
         let (mut b, mut p) = (0, 0);
         loop {
@@ -107,15 +155,39 @@ impl ClientReplica {
                 (Some(h), Some((i, _))) if h.id == rep.curr[i].id => {
                     let c = &rep.curr[i];
                     let pi = rep.prev_index[i];
-                    if gap == 1 && pi != NONE && rep.prev[pi as usize] == *h {
+                    let (shared, start, end) = if gap == 1 && pi != NONE && rep.prev[pi as usize] == *h {
                         let (s, e) = rep.spans[i];
-                        if s < e {
-                            writer.update_record(c.id, &rep.records[s as usize..e as usize]);
-                        }
+                        (true, s, e)
                     } else {
-                        writer.update(h, c, gap, &rep.physics);
+                        let s = self.own_records.len() as u32;
+                        write_update(&mut self.own_records, h, c, gap, &rep.physics);
+                        (false, s, self.own_records.len() as u32)
+                    };
+                    if start < end {
+                        if self.budget.is_some() {
+                            let priority = if c.id == self.viewer {
+                                f32::INFINITY
+                            } else {
+                                held_priority.get(b).copied().unwrap_or(0.0) + weight(c, center)
+                            };
+                            let at = next.len() as u32;
+                            self.candidates.push(Candidate {
+                                at,
+                                held: b as u32,
+                                state: i as u32,
+                                shared,
+                                start,
+                                end,
+                                priority,
+                                chosen: false,
+                            });
+                        } else {
+                            let records = if shared { &rep.records } else { &self.own_records };
+                            writer.update_record(c.id, &records[start as usize..end as usize]);
+                        }
                     }
                     next.push(*c);
+                    next_priority.push(0.0);
                     sum = sum.wrapping_add(rep.hashes[i]);
                     b += 1;
                     p += 1;
@@ -133,9 +205,41 @@ impl ClientReplica {
                         let c = &rep.curr[i];
                         writer.spawn(c);
                         next.push(*c);
+                        next_priority.push(0.0);
                         sum = sum.wrapping_add(rep.hashes[i]);
                     }
                     p += 1;
+                }
+            }
+        }
+
+        if let Some(budget) = self.budget {
+            // Highest priority first, as long as the body stays within the budget (the own ship
+            // goes regardless); then write the chosen in id order and let the rest wait.
+            self.order.clear();
+            self.order.extend(0..self.candidates.len() as u32);
+            let cands = &mut self.candidates;
+            self.order.sort_unstable_by(|&a, &b| cands[b as usize].priority.total_cmp(&cands[a as usize].priority));
+            let mut size = writer.len();
+            for &k in &self.order {
+                let c = &mut cands[k as usize];
+                let cost = (c.end - c.start) as usize + 2;
+                if c.priority.is_infinite() || size + cost <= budget {
+                    c.chosen = true;
+                    size += cost;
+                }
+            }
+            for c in cands.iter() {
+                let state = &rep.curr[c.state as usize];
+                if c.chosen {
+                    let records = if c.shared { &rep.records } else { &self.own_records };
+                    writer.update_record(state.id, &records[c.start as usize..c.end as usize]);
+                } else {
+                    // The client predicts what it holds; that prediction is now its copy.
+                    let believed = baseline[c.held as usize].predict(gap, &rep.physics);
+                    sum = sum.wrapping_sub(rep.hashes[c.state as usize]).wrapping_add(believed.hash32());
+                    next[c.at as usize] = believed;
+                    next_priority[c.at as usize] = c.priority;
                 }
             }
         }

@@ -138,11 +138,28 @@ fn check_view(client: &ClientWorld, server: &BTreeMap<NetId, EntityState>) -> Re
     Ok(())
 }
 
-fn run_script(steps: &[Step]) -> Result<(), TestCaseError> {
+/// Under a budget, changes may wait: the client must still hold its own ship exactly, every
+/// entity in the spawn area, and nothing the server does not have.
+fn check_budgeted(client: &ClientWorld, server: &BTreeMap<NetId, EntityState>) -> Result<(), TestCaseError> {
+    let me = server.get(&VIEWER).expect("the viewer never leaves");
+    prop_assert_eq!(client.get(VIEWER), Some(me), "the own ship always goes first");
+    let inner = (VIEW.half_width + VIEW_MARGIN, VIEW.half_height + VIEW_MARGIN);
+    for e in server.values() {
+        if within(e, me.position(), inner) {
+            prop_assert!(client.get(e.id).is_some(), "{:?} is in view but the client lacks it", e.id);
+        }
+    }
+    for e in client.entities() {
+        prop_assert!(server.contains_key(&e.id), "{:?} is held but gone from the server", e.id);
+    }
+    Ok(())
+}
+
+fn run_script(steps: &[Step], budget: Option<usize>) -> Result<(), TestCaseError> {
     let physics = Physics::new(30, ARENA);
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
-    let mut replica = ClientReplica::new(VIEWER);
+    let mut replica = ClientReplica::new(VIEWER, budget);
     let mailbox = Mailbox::default();
     let mut client = ClientWorld::new(physics);
     let mut batch = Batch::default();
@@ -179,12 +196,20 @@ fn run_script(steps: &[Step]) -> Result<(), TestCaseError> {
                     return Err(TestCaseError::fail("a snapshot frame should decode"));
                 };
                 prop_assert_eq!(client.apply(&s), Ok(()), "snapshot of tick {:?} should apply cleanly", s.tick);
-                check_view(&client, &history[&s.tick])?;
+                if budget.is_none() {
+                    check_view(&client, &history[&s.tick])?;
+                } else {
+                    check_budgeted(&client, &history[&s.tick])?;
+                }
                 applied += 1;
             }
         }
     }
     prop_assert!(applied > 0 || steps.iter().all(|s| !s.taken));
+    if budget.is_some() && steps.last().is_some_and(|s| s.taken) {
+        let last = history.keys().next_back().copied().unwrap_or_default();
+        check_view(&client, &history[&last])?;
+    }
     Ok(())
 }
 
@@ -193,7 +218,19 @@ proptest! {
 
     #[test]
     fn the_client_world_is_the_server_world_after_every_snapshot(steps in proptest::collection::vec(arb_step(), 1..40)) {
-        run_script(&steps)?;
+        run_script(&steps, None)?;
+    }
+
+    #[test]
+    fn under_a_byte_budget_the_client_stays_consistent_and_catches_up(
+        steps in proptest::collection::vec(arb_step(), 1..30),
+        budget in 24usize..200,
+    ) {
+        let mut steps = steps;
+        // End with quiet ticks, every snapshot delivered: deferred changes must all arrive.
+        let quiet = Step { fates: vec![Fate::Predicted], spawns: vec![], viewer_jump: None, taken: true };
+        steps.extend(std::iter::repeat_n(quiet, 60));
+        run_script(&steps, Some(budget))?;
     }
 }
 
@@ -202,7 +239,7 @@ fn unchanged_and_predicted_entities_cost_nothing_once_known() {
     let physics = Physics::new(30, ARENA);
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
-    let mut replica = ClientReplica::new(VIEWER);
+    let mut replica = ClientReplica::new(VIEWER, None);
     let me = EntityState {
         id: VIEWER,
         kind: EntityKind::Ship,
@@ -239,4 +276,53 @@ fn unchanged_and_predicted_entities_cost_nothing_once_known() {
             "a snapshot of nothing but predicted motion should be a bare header, got {len} bytes (full was {full})"
         );
     }
+}
+
+#[test]
+fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
+    let physics = Physics::new(30, ARENA);
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut budgeted = ClientReplica::new(VIEWER, Some(60));
+    let mut free = ClientReplica::new(VIEWER, None);
+    let mut client = ClientWorld::new(physics);
+    let ship = |id: u32, x: i32| EntityState {
+        id: NetId(id),
+        kind: EntityKind::Ship,
+        x,
+        y: 32_000,
+        hp: 100,
+        flags: EntityState::ship_flags(true, Buttons(0)),
+        ..Default::default()
+    };
+    // The viewer at the centre, then ships ever further away to the right.
+    let mut states: Vec<EntityState> = (1..=40).map(|i| ship(i, 32_000 + (i as i32 - 1) * 200)).collect();
+    let mut sizes = (0, 0);
+    let (mut near_exact, mut far_exact) = (0, 0);
+    for t in 1..=40u32 {
+        for s in &mut states {
+            *s = s.predict(1, &physics);
+            s.aim = (t * 97 + s.id.0 * 13) as u16 % 4096;
+        }
+        rep.capture_states(&states, Tick(t));
+        budgeted.settle(false);
+        free.settle(false);
+        let frame = budgeted.encode(&rep, 0).to_vec();
+        let unbudgeted = free.encode(&rep, 0).len();
+        let Ok(ServerMsg::Snapshot(s)) = decode_server(&frame) else { panic!("a snapshot") };
+        client.apply(&s).expect("a budgeted snapshot still applies cleanly");
+        if t > 1 {
+            sizes = (sizes.0 + frame.len(), sizes.1 + unbudgeted);
+            assert!(frame.len() <= 60 + 24, "tick {t}: {} bytes is over the budget", frame.len());
+            assert_eq!(client.get(VIEWER), states.first(), "the own ship is always exact");
+            near_exact += u32::from(client.get(NetId(2)) == states.get(1));
+            far_exact += u32::from(client.get(NetId(40)) == states.get(39));
+        }
+    }
+    assert!(
+        near_exact > far_exact,
+        "the nearest ship should be fresh more often ({near_exact}) than the farthest ({far_exact})"
+    );
+    assert!(far_exact > 0, "waiting raises priority: even the farthest ship gets through sometimes");
+    assert!(sizes.0 * 3 < sizes.1, "the budget should cut bandwidth well down: {} vs {} bytes", sizes.0, sizes.1);
 }

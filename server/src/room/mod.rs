@@ -65,6 +65,8 @@ pub struct RoomSettings {
     pub max_clients: u32,
     /// Consecutive snapshots a client may leave untaken before it is closed as too slow.
     pub slow_client_ticks: u32,
+    /// Most snapshot body bytes per client per tick (from `--max-kbps`), if budgeted.
+    pub snapshot_budget: Option<usize>,
 }
 
 struct Member {
@@ -167,7 +169,7 @@ impl Room {
         let frame = self.frame(&welcome);
         // A fresh mailbox has room for any welcome below the backlog limit.
         let _ = mailbox.send_reliable(frame);
-        let replica = ClientReplica::new(id);
+        let replica = ClientReplica::new(id, self.settings.snapshot_budget);
         self.members.insert(client, Member { entity, id, mailbox, replica, untaken_in_row: 0 });
     }
 
