@@ -8,8 +8,9 @@
 
 use arena_benches::{MemoryClient, memory_room};
 use arena_bots::behaviour::Behaviour;
-use arena_protocol::delta::inspect;
-use arena_protocol::{ClientWorld, EntityKind, Snapshot};
+use arena_protocol::delta::{inspect, write_update_against};
+use arena_protocol::rules::Arena;
+use arena_protocol::{ClientWorld, EntityKind, EntityState, Physics, Snapshot};
 use std::collections::HashSet;
 
 /// One scenario of the list.
@@ -32,6 +33,59 @@ struct Totals {
     visible: u64,
     full_state_bytes: u64,
     desyncs: u64,
+    /// Update-section bytes under three predictors: none, velocity extrapolation, the model.
+    updates_by_predictor: [u64; 3],
+    /// How often each field differed from the model's prediction: x, y, vx, vy, aim, hp, flags, score.
+    field_changes: [u64; 8],
+    /// Bytes of spawn records, and of the despawn section.
+    spawn_bytes: u64,
+    spawns: u64,
+    despawns: u64,
+}
+
+/// Bytes of the update records (one id-gap byte each, roughly) that move `before` to `after`
+/// `n` ticks later under three predictors: the held state as is, the held state extrapolated by
+/// its velocity, and the protocol's model step.
+fn update_bytes(
+    before: &ClientWorld,
+    after: &ClientWorld,
+    n: u32,
+    physics: &Physics,
+    buf: &mut Vec<u8>,
+    fields: &mut [u64; 8],
+) -> [u64; 3] {
+    let mut out = [0u64; 3];
+    for e in after.entities() {
+        let Some(held) = before.get(e.id) else { continue };
+        let flagged = EntityState { flags: e.flags, ..*held };
+        let steps = n as f32 * physics.dt;
+        let velocity = EntityState {
+            x: held.x + (held.vx as f32 * steps).round() as i32,
+            y: held.y + (held.vy as f32 * steps).round() as i32,
+            ..flagged
+        };
+        let model = flagged.predict(n, physics);
+        for (slot, p) in out.iter_mut().zip([flagged, velocity, model]) {
+            buf.clear();
+            if write_update_against(buf, held.flags, &p, e) {
+                *slot += buf.len() as u64 + 1;
+            }
+        }
+        let differs = [
+            model.x != e.x,
+            model.y != e.y,
+            model.vx != e.vx,
+            model.vy != e.vy,
+            model.aim != e.aim,
+            model.hp != e.hp,
+            held.flags != e.flags,
+            model.score != e.score,
+        ];
+        for (f, d) in fields.iter_mut().zip(differs) {
+            *f += u64::from(d);
+        }
+    }
+    out
 }
 
 const WARMUP_TICKS: u32 = 90;
@@ -43,6 +97,8 @@ fn measure(s: &Scenario) -> Totals {
     let mut clients: Vec<MemoryClient> =
         (0..s.ships).map(|i| MemoryClient::join(&mut room, i, s.behaviour, 11)).collect();
     let mut totals = Totals::default();
+    let physics = Physics::new(30, Arena { width: s.arena, height: s.arena });
+    let mut scratch: Vec<u8> = Vec::new();
     for tick in 0..WARMUP_TICKS + MEASURED_TICKS {
         for c in &mut clients {
             c.act(&mut room);
@@ -52,6 +108,9 @@ fn measure(s: &Scenario) -> Totals {
         let measuring = tick >= WARMUP_TICKS;
         for c in &mut clients {
             let mut stats = (0u64, 0u64, 0u64, 0u64, 0u64);
+            let mut by_predictor = [0u64; 3];
+            let mut fields = [0u64; 8];
+            let mut spawn_stats = (0u64, 0u64, 0u64);
             let got = c.receive(|before: &ClientWorld, after: &ClientWorld, snap: &Snapshot| {
                 if !measuring {
                     return;
@@ -76,6 +135,15 @@ fn measure(s: &Scenario) -> Totals {
                         _ => {}
                     }
                 }
+                if snap.baseline_gap > 0 {
+                    let b = update_bytes(before, after, snap.baseline_gap, &physics, &mut scratch, &mut fields);
+                    spawn_stats.0 += layout.spawns.iter().map(|(_, n)| *n as u64).sum::<u64>();
+                    spawn_stats.1 += layout.spawns.len() as u64;
+                    spawn_stats.2 += layout.despawns.len() as u64;
+                    for (t, x) in by_predictor.iter_mut().zip(b) {
+                        *t += x;
+                    }
+                }
                 stats.4 +=
                     postcard::to_allocvec(&(snap.tick, snap.ack_seq, after.entities())).map_or(0, |v| v.len() as u64);
             });
@@ -89,6 +157,15 @@ fn measure(s: &Scenario) -> Totals {
                 totals.unchanged_bytes += stats.2;
                 totals.visible += stats.3;
                 totals.full_state_bytes += stats.4;
+                for (t, x) in totals.updates_by_predictor.iter_mut().zip(by_predictor) {
+                    *t += x;
+                }
+                for (t, x) in totals.field_changes.iter_mut().zip(fields) {
+                    *t += x;
+                }
+                totals.spawn_bytes += spawn_stats.0;
+                totals.spawns += spawn_stats.1;
+                totals.despawns += spawn_stats.2;
             }
         }
     }
@@ -128,6 +205,8 @@ fn main() {
             behaviour: Behaviour::Wander,
         },
     ];
+    let mut predictor_rows: Vec<String> = Vec::new();
+    let mut detail_rows: Vec<String> = Vec::new();
     println!(
         "| scenario | B/client/s (all frames) | snapshot B/client/s | bits / moving visible entity / snapshot | bits / unchanged entity | full-state postcard B/client/s | ratio | visible entities / snapshot | desyncs |"
     );
@@ -152,5 +231,38 @@ fn main() {
             t.desyncs,
         );
         assert_eq!(t.desyncs, 0, "{}: every client's world should match the server's", s.name);
+        let [none, velocity, model] = t.updates_by_predictor.map(|b| b as f64 / s.ships as f64 / secs);
+        predictor_rows.push(format!("| {} | {none:.0} | {velocity:.0} | {model:.0} |", s.name));
+        let per = |n: u64| n as f64 / s.ships as f64 / secs;
+        let f = t.field_changes.map(per);
+        detail_rows.push(format!(
+            "| {} | {:.0} ({:.0} B) | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
+            s.name,
+            per(t.spawns),
+            per(t.spawn_bytes),
+            per(t.despawns),
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            f[4],
+            f[5],
+            f[6],
+            f[7]
+        ));
+    }
+    println!("\nUpdate-section bytes per client per second under each predictor:\n");
+    println!("| scenario | no prediction | velocity extrapolation | model step (used) |");
+    println!("|---|---|---|---|");
+    for row in predictor_rows {
+        println!("{row}");
+    }
+    println!("\nWhere the bytes go, per client per second:\n");
+    println!(
+        "| scenario | spawns (bytes) | despawns | fields off the prediction: x / y / vx / vy / aim / hp / flags / score |"
+    );
+    println!("|---|---|---|---|");
+    for row in detail_rows {
+        println!("{row}");
     }
 }

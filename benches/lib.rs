@@ -25,7 +25,7 @@ pub fn entities(ships: u32, orbs: u32) -> Vec<EntityState> {
         y: ((i * 104_729) % 64_000) as i32,
         vx: (i % 200) as i32 - 100,
         vy: (i % 150) as i32 - 75,
-        aim: ((i * 331) % 4096) as u16,
+        aim: ((i * 331) % 256) as u16,
         hp: 100,
         flags: EntityState::ship_flags(true, Buttons((i % 16) as u8)),
         score: i % 40,

@@ -36,7 +36,7 @@ fn replicate(c: &mut Criterion) {
                 *e = e.predict(1, &physics);
                 // A few ships change their keys and aim every tick: real records to copy.
                 if turn && e.kind == arena_protocol::EntityKind::Ship && (i + tick as usize).is_multiple_of(5) {
-                    e.aim = (e.aim + 40) % 4096;
+                    e.aim = (e.aim + 3) % 256;
                 }
             }
             tick += 1;

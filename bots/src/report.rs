@@ -118,6 +118,7 @@ impl fmt::Display for SwarmReport {
             "rtt ms p50/p90/p99/max {:>10.2} / {:.2} / {:.2} / {:.2}   ({} pings)",
             r.p50, r.p90, r.p99, r.max, r.count
         )?;
+        writeln!(f, "desyncs                {:>10}   ({} full snapshots)", self.desyncs, self.full_snapshots)?;
         writeln!(f, "kills seen             {:>10}   (top score {})", self.kills_seen, self.top_score)?;
         if self.errors.is_empty() {
             writeln!(f, "errors                 {:>10}", 0)?;

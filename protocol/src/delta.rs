@@ -77,7 +77,7 @@ pub enum DeltaError {
 }
 
 fn wrap_aim(d: i32) -> i32 {
-    ((d + 2048) & 0x0fff) - 2048
+    ((d + 128) & 0xff) - 128
 }
 
 /// Appends the full state of `e` (without its id) as a spawn record.
@@ -89,7 +89,7 @@ pub fn write_spawn(out: &mut Vec<u8>, e: &EntityState) {
         EntityKind::Ship => {
             put_i32(out, e.vx);
             put_i32(out, e.vy);
-            put_u32(out, u32::from(e.aim));
+            out.push(e.aim as u8);
             out.push(e.hp);
             out.push(e.flags);
             put_u32(out, e.score);
@@ -111,7 +111,7 @@ fn read_spawn(r: &mut Reader<'_>, id: NetId) -> Result<EntityState, DeltaError> 
         EntityKind::Ship => {
             e.vx = r.i32()?;
             e.vy = r.i32()?;
-            e.aim = u16::try_from(r.u32()?).map_err(|_| DeltaError::OutOfRange)? & 0x0fff;
+            e.aim = u16::from(r.u8()?);
             e.hp = r.u8()?;
             e.flags = r.u8()?;
             e.score = r.u32()?;
@@ -135,7 +135,13 @@ fn predicted(base: &EntityState, flags: u8, n: u32, physics: &Physics) -> Entity
 /// Appends the update record (mask and fields) that turns `base`, predicted `n` ticks ahead,
 /// into `curr`. Writes nothing and returns `false` when the prediction is already exact.
 pub fn write_update(out: &mut Vec<u8>, base: &EntityState, curr: &EntityState, n: u32, physics: &Physics) -> bool {
-    let p = predicted(base, curr.flags, n, physics);
+    write_update_against(out, base.flags, &predicted(base, curr.flags, n, physics), curr)
+}
+
+/// Appends the update record that turns the prediction `p` into `curr`, given the flags the
+/// client held (`held_flags`). [`write_update`] calls it with the protocol's prediction; benches
+/// call it with other predictors to compare what they would cost.
+pub fn write_update_against(out: &mut Vec<u8>, held_flags: u8, p: &EntityState, curr: &EntityState) -> bool {
     let mut mask = 0u8;
     for (bit, differs) in [
         (FIELD_X, p.x != curr.x),
@@ -144,7 +150,7 @@ pub fn write_update(out: &mut Vec<u8>, base: &EntityState, curr: &EntityState, n
         (FIELD_VY, p.vy != curr.vy),
         (FIELD_AIM, p.aim != curr.aim),
         (FIELD_HP, p.hp != curr.hp),
-        (FIELD_FLAGS, base.flags != curr.flags),
+        (FIELD_FLAGS, held_flags != curr.flags),
         (FIELD_SCORE, p.score != curr.score),
     ] {
         if differs {
@@ -194,7 +200,7 @@ fn read_update(r: &mut Reader<'_>, base: &EntityState, n: u32, physics: &Physics
         e.vy = e.vy.wrapping_add(r.i32()?);
     }
     if mask & FIELD_AIM != 0 {
-        e.aim = ((i32::from(e.aim) + r.i32()?) & 0x0fff) as u16;
+        e.aim = ((i32::from(e.aim) + r.i32()?) & 0xff) as u16;
     }
     if mask & FIELD_HP != 0 {
         e.hp = u8::try_from(i32::from(e.hp) + r.i32()?).map_err(|_| DeltaError::OutOfRange)?;
@@ -545,7 +551,7 @@ mod tests {
             -64_000i32..64_000,
             -7000i32..7000,
             -7000i32..7000,
-            0u16..4096,
+            0u16..256,
             any::<u8>(),
             0u8..16,
             any::<bool>(),
@@ -589,7 +595,7 @@ mod tests {
                     _ => {
                         next.insert(
                             e.id.0,
-                            EntityState { x: e.x + 5, aim: (e.aim + 4000) % 4096, ..e.predict(gap, &PHYSICS) },
+                            EntityState { x: e.x + 5, aim: (e.aim + 250) % 256, ..e.predict(gap, &PHYSICS) },
                         );
                     }
                 }

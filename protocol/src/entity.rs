@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 /// against its baseline as it is (no prediction), which keeps the encoder's work bounded.
 pub const MAX_PREDICT_TICKS: u32 = 8;
 
-/// Angles of ships travel in 1/4096 of a turn.
-pub const AIM_STEPS: u16 = 4096;
+/// Ships' aim travels in 1/256 of a turn (1.4°): plenty to draw a ship by, and coarse enough that
+/// a slowly turning ship changes it only every few ticks. The simulation keeps the input's full
+/// 16-bit aim for firing.
+pub const AIM_STEPS: u16 = 256;
 
 /// What an entity is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,7 +50,7 @@ impl EntityKind {
     }
 }
 
-/// One entity, quantized: positions in 1/16 unit, velocities in 1/16 unit/s, aim in 1/4096 turn.
+/// One entity, quantized: positions in 1/16 unit, velocities in 1/16 unit/s, aim in 1/256 turn.
 /// Fields that do not apply to a kind stay zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EntityState {
@@ -64,7 +66,7 @@ pub struct EntityState {
     pub vx: i32,
     /// Fixed-point y velocity (ships, projectiles).
     pub vy: i32,
-    /// Aim in 1/4096 of a turn (ships).
+    /// Aim in 1/256 of a turn (ships).
     pub aim: u16,
     /// Hit points (ships).
     pub hp: u8,
@@ -194,16 +196,16 @@ pub fn checksum<'a>(entities: impl IntoIterator<Item = &'a EntityState>) -> u32 
     entities.into_iter().fold(0u32, |sum, e| sum.wrapping_add(e.hash32()))
 }
 
-/// A ship's 12-bit aim (1/4096 turn) in radians.
+/// A ship's replicated aim (1/256 turn) in radians.
 #[must_use]
 pub fn aim_to_radians(aim: u16) -> f32 {
-    f32::from(aim & 0x0fff) / f32::from(AIM_STEPS) * std::f32::consts::TAU
+    f32::from(aim & 0xff) / f32::from(AIM_STEPS) * std::f32::consts::TAU
 }
 
-/// An input's 16-bit aim (1/65536 turn) to a ship's 12-bit aim (1/4096 turn), rounded.
+/// An input's 16-bit aim (1/65536 turn) to a ship's replicated aim (1/256 turn), rounded.
 #[must_use]
 pub fn aim_from_input(aim: u16) -> u16 {
-    (((u32::from(aim) + 8) >> 4) & 0x0fff) as u16
+    (((u32::from(aim) + 128) >> 8) & 0xff) as u16
 }
 
 #[cfg(test)]
@@ -249,9 +251,9 @@ mod tests {
     }
 
     #[test]
-    fn input_aims_round_to_twelve_bits() {
+    fn input_aims_round_to_eight_bits() {
         assert_eq!(aim_from_input(0), 0);
-        assert_eq!(aim_from_input(0xfff8), 0, "just below a full turn rounds to zero");
-        assert_eq!(aim_from_input(angle_to_wire(std::f32::consts::PI)), 2048);
+        assert_eq!(aim_from_input(0xff80), 0, "just below a full turn rounds to zero");
+        assert_eq!(aim_from_input(angle_to_wire(std::f32::consts::PI)), 128);
     }
 }

@@ -16,6 +16,7 @@ use crate::sim::GRID_CELL;
 use crate::sim::components::{Motion, Net, Orb, Pilot, Projectile, Ship};
 use crate::sim::spatial::Grid;
 use arena_protocol::delta::write_update;
+use arena_protocol::entity::aim_from_input;
 use arena_protocol::quantize::{pos_from_wire, pos_to_wire, vel_to_wire};
 use arena_protocol::rules::Arena;
 use arena_protocol::{EntityKind, EntityState, NetId, Physics, Tick};
@@ -96,7 +97,7 @@ impl Replicator {
             y: pos_to_wire(motion.now.y),
             vx: vel_to_wire(motion.now.vx),
             vy: vel_to_wire(motion.now.vy),
-            aim: ship.aim,
+            aim: aim_from_input(ship.aim),
             hp: ship.hp,
             flags: EntityState::ship_flags(ship.alive(), pilot.current.buttons),
             score: ship.score,

@@ -3,8 +3,7 @@
 use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship};
 use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex};
 use arena_protocol::GameEvent;
-use arena_protocol::entity::aim_to_radians;
-use arena_protocol::quantize::{snap_pos, snap_vel};
+use arena_protocol::quantize::{angle_from_wire, snap_pos, snap_vel};
 use arena_protocol::rules::{
     Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS,
     PROJECTILE_SPEED, RESPAWN_DELAY_S, SHIP_MAX_SPEED, SHIP_RADIUS, step_projectile,
@@ -137,7 +136,7 @@ pub fn fire(
             continue;
         }
         ship.cooldown = clock.ticks(FIRE_COOLDOWN_S);
-        let dir = Vec2::from_angle(aim_to_radians(ship.aim));
+        let dir = Vec2::from_angle(angle_from_wire(ship.aim));
         let nose = motion.pos() + dir * (SHIP_RADIUS + PROJECTILE_RADIUS + 2.0);
         let vel = dir * PROJECTILE_SPEED;
         let projectile = Projectile {

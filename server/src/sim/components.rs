@@ -20,7 +20,7 @@ pub struct Ship {
     pub hp: u8,
     /// Points from kills and score orbs.
     pub score: u32,
-    /// Aim in 1/4096 of a turn, from the last applied input.
+    /// Aim as the last applied input gave it (1/65536 of a turn); replicated coarser.
     pub aim: u16,
     /// Ticks until the ship may fire again.
     pub cooldown: u32,

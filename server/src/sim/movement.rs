@@ -2,7 +2,6 @@
 
 use crate::sim::components::{Motion, Pilot, Ship};
 use crate::sim::resources::{Clock, Field};
-use arena_protocol::entity::aim_from_input;
 use arena_protocol::rules::step_ship;
 use bevy_ecs::prelude::*;
 use glam::Vec2;
@@ -21,7 +20,7 @@ pub fn apply_inputs(mut pilots: Query<(&mut Pilot, &mut Ship)>) {
             pilot.ack_seq = input.seq;
             pilot.current = input;
         }
-        ship.aim = aim_from_input(pilot.current.aim);
+        ship.aim = pilot.current.aim;
     }
 }
 

@@ -130,15 +130,15 @@ fn snapshot_json(world: &mut Option<ClientWorld>, s: &Snapshot) -> String {
             first = false;
             let _ = write!(out, r#"{{"id":{},"x":{},"y":{}"#, e.id.0, e.x, e.y);
             let _ = match e.kind {
-                // Ships aim in 1/4096 of a turn on the wire (12 bits); the page has always taken
+                // Ships aim in 1/256 of a turn on the wire (8 bits); the page has always taken
                 // `aim` as a 16-bit fraction of a turn (`rules().angle_steps` = 65536), so it is
-                // scaled up here (`<< 4`) and the page's angle code is unchanged.
+                // scaled up here (`<< 8`) and the page's angle code is unchanged.
                 EntityKind::Ship => write!(
                     out,
                     r#","vx":{},"vy":{},"aim":{},"hp":{},"flags":{},"score":{}}}"#,
                     e.vx,
                     e.vy,
-                    u32::from(e.aim & 0x0fff) << 4,
+                    u32::from(e.aim & 0xff) << 8,
                     e.hp,
                     e.flags,
                     e.score
@@ -453,7 +453,7 @@ mod tests {
             y: -16,
             vx: 160,
             vy: -8,
-            aim: 1024,
+            aim: 64,
             hp: 80,
             flags: EntityState::ship_flags(true, Buttons(buttons)),
             score: 12,
@@ -505,7 +505,7 @@ mod tests {
                 "orbs": [{"id": 4, "x": 10, "y": 20, "kind": "Heal"},
                          {"id": 5, "x": 30, "y": 40, "kind": "Score"}]
             }}),
-            "the world should come out in wire units, aim scaled to 16 bits (1024/4096 = 16384/65536)"
+            "the world should come out in wire units, aim scaled to 16 bits (64/256 = 16384/65536)"
         );
         assert_eq!(world_len(), Some(5));
     }
@@ -535,11 +535,11 @@ mod tests {
         // Then a real change: a hit, a turn and a despawned orb.
         let mut after: Vec<_> = next.iter().map(|e| e.predict(1, &PHYSICS)).filter(|e| e.id != NetId(5)).collect();
         after[0].hp = 60;
-        after[0].aim = 4095;
+        after[0].aim = 255;
         let (status, v) = decode_export(&snapshot_frame(103, 1, &next, &after));
         assert_eq!(status, 1, "{v}");
         let s = &v["Snapshot"];
-        assert_eq!((s["ships"][0]["hp"].as_u64(), s["ships"][0]["aim"].as_u64()), (Some(60), Some(4095 << 4)));
+        assert_eq!((s["ships"][0]["hp"].as_u64(), s["ships"][0]["aim"].as_u64()), (Some(60), Some(255 << 8)));
         assert_eq!(s["orbs"], json!([{"id": 4, "x": 10, "y": 20, "kind": "Heal"}]), "orb 5 was despawned");
     }
 
