@@ -105,6 +105,7 @@ fn measure(s: &Scenario) -> Totals {
         }
         room.simulate();
         room.replicate();
+        room.hand_off();
         let measuring = tick >= WARMUP_TICKS;
         for c in &mut clients {
             let mut stats = (0u64, 0u64, 0u64, 0u64, 0u64);

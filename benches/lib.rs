@@ -97,6 +97,7 @@ impl BenchRoom {
         }
         self.room.simulate();
         self.room.replicate();
+        self.room.hand_off();
         self.drain()
     }
 

@@ -4,7 +4,6 @@
 use arena_bots::behaviour::{Behaviour, Brain};
 use arena_protocol::codec::encode_client;
 use arena_protocol::{ClientMsg, Hello, PROTOCOL_VERSION};
-use arena_server::metrics::ServerStats;
 use arena_tests::{eventually, reports, spawn_bot, start_server};
 use futures_util::SinkExt;
 use rand::SeedableRng;
@@ -41,7 +40,7 @@ async fn a_client_that_stops_reading_is_dropped_without_hurting_the_others() {
     let closed = eventually(Duration::from_secs(10), || stats.closed_with("too_slow") == 1).await;
     let took = stopped_reading.elapsed();
     let bots = reports(handles).await;
-    let dropped = ServerStats::get(&stats.snapshots_dropped);
+    let dropped = stats.snapshots_dropped.get();
     server.shutdown().await;
     drop(sloth);
 

@@ -84,18 +84,8 @@ async fn closed_for(setup: impl AsyncFnOnce(&mut RawClient), expect: ByeReason, 
     assert!(healthy, "the server should still answer /healthz afterwards");
 }
 
-/// A plain HTTP/1.0 GET of `/healthz` over a TCP socket.
 async fn reqwest_free_healthz(addr: std::net::SocketAddr) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return false;
-    };
-    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n").await.is_err() {
-        return false;
-    }
-    let mut out = String::new();
-    let _ = tokio::time::timeout(WITHIN, s.read_to_string(&mut out)).await;
-    out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200")
+    arena_tests::http_get(addr, "/healthz").await.0 == 200
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ async fn twenty_bots_play_a_small_arena_together() {
     }
     assert!(bots.iter().any(|b| b.kills_seen > 0), "twenty chasing bots should kill someone within 5 s");
     assert!(bots.iter().any(|b| b.top_score_seen > 0), "the scoreboard should show a score above zero");
-    assert!(arena_server::metrics::ServerStats::get(&stats.snapshots_sent) > 0);
+    assert!(stats.snapshots_sent.get() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,7 @@ async fn shutdown_closes_every_client_with_a_reason() {
     let handles: Vec<_> =
         (0..5).map(|i| spawn_bot(&url, &format!("b{i}"), Brain::fixed(0), Duration::from_secs(30))).collect();
     let stats = server.stats().clone();
-    let all_in =
-        eventually(Duration::from_secs(10), || arena_server::metrics::ServerStats::get(&stats.clients) == 5).await;
+    let all_in = eventually(Duration::from_secs(10), || stats.clients.get() == 5).await;
     assert!(all_in, "five bots should join");
 
     let started = Instant::now();

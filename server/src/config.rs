@@ -8,9 +8,21 @@ use std::time::Duration;
 
 /// Arena's authoritative game server: one port serves the browser client at `/`, the game
 /// WebSocket at `/ws` and a liveness probe at `/healthz`.
+///
+/// Every setting can also come from an `ARENA_*` environment variable or a TOML file given with
+/// `--config` (keys are the flag names, e.g. `tick-hz = 60` or `tick_hz = 60`). Precedence: flags,
+/// then the file, then the environment, then the defaults.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "arena-server", version, about, long_about = None)]
+#[command(name = "arena-server", version, about, long_about = None, args_override_self = true)]
 pub struct Config {
+    /// A TOML file of settings (flags given on the command line win over it).
+    #[arg(long, env = "ARENA_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "ARENA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Address to listen on (HTTP, WebSocket and probes share it).
     #[arg(long, env = "ARENA_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -48,6 +60,10 @@ pub struct Config {
     #[arg(long, env = "ARENA_SLOW_CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
     pub slow_client_timeout: Duration,
 
+    /// How long a new connection may take to send its `Hello` before it is closed.
+    #[arg(long, env = "ARENA_HELLO_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
+    pub hello_timeout: Duration,
+
     /// Kernel send buffer of each client socket in bytes (SO_SNDBUF); default: the OS's own.
     /// Smaller buffers bound memory per connection and let slow readers show up sooner.
     #[arg(long, env = "ARENA_SEND_BUFFER")]
@@ -60,6 +76,76 @@ pub struct Config {
     /// Seed of the room's random numbers (orb and respawn spots); random if not given.
     #[arg(long, env = "ARENA_SEED")]
     pub seed: Option<u64>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag, an environment variable or a file value is invalid (clap's message says which).
+    #[error(transparent)]
+    Usage(#[from] clap::Error),
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML, or names a setting that does not exist.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parses `args` (the program name first), merging in the `--config` file if one is given:
+    /// each file setting becomes a flag placed before the real ones, so real flags win.
+    pub fn load<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let cli = Config::try_parse_from(&args)?;
+        let Some(path) = cli.config.clone() else { return Ok(cli) };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let file_error = |message: String| ConfigError::File { path: path.clone(), message };
+        let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+        let command = <Config as clap::CommandFactory>::command();
+        let known: Vec<&str> = command.get_arguments().filter_map(|a| a.get_long()).collect();
+        let mut merged: Vec<std::ffi::OsString> = args.iter().take(1).cloned().collect();
+        for (key, value) in &table {
+            let flag = key.replace('_', "-");
+            if flag == "config" || !known.contains(&flag.as_str()) {
+                return Err(file_error(format!("unknown setting `{key}` (settings are the flags of --help)")));
+            }
+            let value = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(file_error(format!("setting `{key}` must be a string, a number or a boolean"))),
+            };
+            merged.push(format!("--{flag}").into());
+            merged.push(value.into());
+        }
+        merged.extend(args.iter().skip(1).cloned());
+        Config::try_parse_from(merged).map_err(|e| file_error(e.kind().to_string() + ": " + &e.to_string()))
+    }
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -107,6 +193,53 @@ mod tests {
         assert!(Config::try_parse_from(["arena-server", "--slow-client-timeout", "3 parsecs"]).is_err());
         let c = Config::try_parse_from(["arena-server", "--slow-client-timeout", "250ms"]);
         assert_eq!(c.map(|c| c.slow_client_timeout).ok(), Some(Duration::from_millis(250)));
+    }
+
+    fn write_config(text: &str) -> tempfile_free::TempFile {
+        tempfile_free::TempFile::new(text)
+    }
+
+    /// A file in the system's temp folder, deleted on drop (std only).
+    mod tempfile_free {
+        pub struct TempFile(pub std::path::PathBuf);
+        impl TempFile {
+            pub fn new(text: &str) -> TempFile {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let name = format!("arena-config-{}-{}.toml", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+                let path = std::env::temp_dir().join(name);
+                std::fs::write(&path, text).expect("the temp folder is writable");
+                TempFile(path)
+            }
+        }
+        impl Drop for TempFile {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_file_sets_values_and_flags_win_over_it() {
+        let file = write_config("tick-hz = 60\norbs = 12\nslow_client_timeout = \"2s\"\n");
+        let path = file.0.to_str().expect("utf-8 temp path");
+        let c = Config::load(["arena-server", "--config", path, "--orbs", "7"]).expect("a valid config");
+        assert_eq!(c.tick_hz, 60, "the file sets the tick rate");
+        assert_eq!(c.orbs, 7, "the flag wins over the file");
+        assert_eq!(c.slow_client_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_config_files_are_rejected_with_the_reason() {
+        let unknown = write_config("tick-rate = 60\n");
+        let err =
+            Config::load(["arena-server", "--config", unknown.0.to_str().unwrap_or("")]).expect_err("unknown key");
+        assert!(err.to_string().contains("unknown setting `tick-rate`"), "{err}");
+        let bad = write_config("tick-hz = 500\n");
+        let err = Config::load(["arena-server", "--config", bad.0.to_str().unwrap_or("")]).expect_err("out of range");
+        assert!(err.to_string().contains("500"), "the message should name the bad value: {err}");
+        let missing = Config::load(["arena-server", "--config", "/nonexistent/arena.toml"]).expect_err("missing file");
+        assert!(matches!(missing, ConfigError::Read { .. }));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - [`room`]: one room's core (commands in, frames out) and the OS thread that ticks it.
 //! - [`mailbox`]: the hand-off of frames from a room to a connection's writer.
 //! - [`net`]: HTTP, the WebSocket upgrade and the connection tasks (tokio, no bevy).
-//! - [`config`]: flags; [`metrics`]: counters and tick timings.
+//! - [`config`]: flags and config file; [`metrics`]: counters, tick timings, `/metrics`;
+//!   [`process`]: the process's CPU and memory.
 
 pub mod config;
 pub mod mailbox;
 pub mod metrics;
 pub mod net;
+pub mod process;
 pub mod replication;
 pub mod room;
 pub mod sim;
@@ -91,10 +93,10 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
         snapshot_budget: config.snapshot_budget(),
     };
-    let stats = Arc::new(ServerStats::default());
+    let stats = Arc::new(ServerStats::new(tick_hz));
     let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
     let shutdown = CancellationToken::new();
-    let app = Arc::new(AppState::new(inbox, stats.clone(), tick_hz, shutdown.clone()));
+    let app = Arc::new(AppState::new(inbox, stats.clone(), config, shutdown.clone()));
     let web_root = config.web_root();
     if !web_root.join("pkg/arena_wasm.wasm").exists() {
         tracing::warn!(web_root = %web_root.display(), "the web client's wasm module is missing: run `scripts/build-web.sh`");

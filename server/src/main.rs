@@ -2,17 +2,25 @@
 //! port until Ctrl-C or SIGTERM, then closes every connection with a reason and exits 0.
 
 use anyhow::Context;
-use arena_server::config::Config;
-use clap::Parser;
+use arena_server::config::{Config, ConfigError, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    tracing::info!(?config, "starting");
+    let config = match Config::load(std::env::args_os()) {
+        Ok(config) => config,
+        Err(ConfigError::Usage(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    }
+    tracing::info!(?config, "starting with this configuration");
     let server = arena_server::start(&config).await?;
     println!("Arena is running: open http://{}/ in a browser (Ctrl-C to stop)", server.local_addr());
     wait_for_signal().await.context("cannot listen for shutdown signals")?;

@@ -1,79 +1,276 @@
-//! Counters shared by the room thread and the network tasks, and the room's tick timings.
+//! What operators watch: the server's counters and gauges, per-phase tick durations, process CPU
+//! and memory — exported at `/metrics` in the Prometheus text format — and precise cumulative
+//! tick histograms for `/stats` and the load test.
 //!
-//! Counters are relaxed atomics: each is exact on its own, and a reader sees a recent value.
+//! Counters are atomics (prometheus-client's own types), so the network tasks and the room thread
+//! update them without locks; the tick histograms are observed once per phase per tick.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use hdrhistogram::Histogram as Hdr;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-/// Server-wide counters.
-#[derive(Debug, Default)]
+/// The phases of a tick, as labelled in `arena_tick_duration_seconds{phase}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Draining the commands (joins, inputs, leaves) that arrived since the last tick.
+    Inputs,
+    /// Running the ECS schedule and broadcasting its events.
+    Simulate,
+    /// Quantizing the world, interest, deltas and encoding each client's snapshot.
+    Replicate,
+    /// Putting snapshots into the clients' mailboxes (and the scoreboard, and slow-client closes).
+    Handoff,
+    /// The whole tick.
+    Total,
+}
+
+impl Phase {
+    /// Every phase, in tick order, `Total` last.
+    pub const ALL: [Phase; 5] = [Phase::Inputs, Phase::Simulate, Phase::Replicate, Phase::Handoff, Phase::Total];
+
+    /// The label value.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Inputs => "inputs",
+            Phase::Simulate => "simulate",
+            Phase::Replicate => "replicate",
+            Phase::Handoff => "handoff",
+            Phase::Total => "total",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: &'static str,
+}
+
+/// Makes tick histograms with the room's bucket bounds.
+#[derive(Clone, Debug)]
+struct TickBuckets(Vec<f64>);
+
+impl MetricConstructor<Histogram> for TickBuckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Server-wide counters, gauges and tick histograms.
 pub struct ServerStats {
     /// Players in the room now.
-    pub clients: AtomicU64,
+    pub clients: Gauge,
     /// WebSocket connections open now (handshaking or playing).
-    pub connections: AtomicU64,
+    pub connections: Gauge,
+    /// Replicated entities in the world after the last tick.
+    pub entities: Gauge,
     /// Ticks simulated.
-    pub ticks: AtomicU64,
+    pub ticks: Counter,
     /// Ticks that finished after the next tick's deadline.
-    pub overruns: AtomicU64,
+    pub overruns: Counter,
+    /// Ticks started late, back to back, to catch up after an overrun.
+    pub catch_up_ticks: Counter,
     /// Ticks skipped because the room fell too far behind its schedule.
-    pub skipped_ticks: AtomicU64,
+    pub skipped_ticks: Counter,
     /// Payload bytes written to clients (WebSocket frame payloads).
-    pub bytes_sent: AtomicU64,
+    pub bytes_sent: Counter,
     /// Payload bytes received from clients.
-    pub bytes_received: AtomicU64,
+    pub bytes_received: Counter,
     /// Snapshots handed to writers.
-    pub snapshots_sent: AtomicU64,
-    /// Snapshots replaced before their writer took them (backpressure).
-    pub snapshots_dropped: AtomicU64,
-    /// Full snapshots clients asked for after their world stopped matching (desyncs).
-    pub desyncs_reported: AtomicU64,
+    pub snapshots_sent: Counter,
+    /// Snapshots retracted before their writer took them (backpressure).
+    pub snapshots_dropped: Counter,
     /// Inputs dropped because the room's input channel was full.
-    pub inputs_dropped: AtomicU64,
-    /// Connections the server closed with a `Bye`, by reason label.
-    pub closed: Mutex<Vec<(&'static str, u64)>>,
-    /// Latest tick timing summary of the room.
-    pub tick_summary: Mutex<TickSummary>,
+    pub inputs_dropped: Counter,
+    /// Full snapshots clients asked for after their world stopped matching (desyncs).
+    pub desyncs_reported: Counter,
+    closed: Family<ReasonLabel, Counter>,
+    tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
+    process_cpu: Counter<f64, AtomicU64>,
+    process_memory: Gauge,
+    registry: Registry,
+    hdr: Mutex<TickHistograms>,
+}
+
+/// Cumulative HDR histograms of phase durations in microseconds, since the room started.
+#[derive(Clone, Debug)]
+pub struct TickHistograms {
+    /// One per [`Phase::ALL`], same order.
+    pub phases: Vec<Hdr<u64>>,
+}
+
+impl Default for TickHistograms {
+    fn default() -> Self {
+        TickHistograms { phases: Phase::ALL.iter().map(|_| micros_histogram()).collect() }
+    }
+}
+
+/// An empty histogram of 1 µs .. 60 s at 3 significant digits.
+#[must_use]
+pub fn micros_histogram() -> Hdr<u64> {
+    Hdr::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!("the bounds are valid constants"))
+}
+
+impl Default for ServerStats {
+    fn default() -> Self {
+        ServerStats::new(30)
+    }
+}
+
+impl std::fmt::Debug for ServerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerStats").field("clients", &self.clients.get()).field("ticks", &self.ticks.get()).finish()
+    }
+}
+
+/// Histogram bucket bounds in seconds with the tick budget (`1 / tick_hz`) on a boundary, fine
+/// below it (where healthy ticks live) and a few above (where overruns show).
+#[must_use]
+pub fn tick_buckets(tick_hz: u16) -> Vec<f64> {
+    let budget = 1.0 / f64::from(tick_hz.max(1));
+    [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 4.0]
+        .iter()
+        .map(|f| f * budget)
+        .collect()
 }
 
 impl ServerStats {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// Stats for a room ticking at `tick_hz`, registered under the `arena_` prefix.
+    #[must_use]
+    pub fn new(tick_hz: u16) -> ServerStats {
+        let buckets = tick_buckets(tick_hz);
+        let stats = ServerStats {
+            clients: Gauge::default(),
+            connections: Gauge::default(),
+            entities: Gauge::default(),
+            ticks: Counter::default(),
+            overruns: Counter::default(),
+            catch_up_ticks: Counter::default(),
+            skipped_ticks: Counter::default(),
+            bytes_sent: Counter::default(),
+            bytes_received: Counter::default(),
+            snapshots_sent: Counter::default(),
+            snapshots_dropped: Counter::default(),
+            inputs_dropped: Counter::default(),
+            desyncs_reported: Counter::default(),
+            closed: Family::default(),
+            tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
+            process_cpu: Counter::default(),
+            process_memory: Gauge::default(),
+            registry: Registry::default(),
+            hdr: Mutex::new(TickHistograms::default()),
+        };
+        stats.registered()
     }
 
-    /// Reads a counter.
-    #[must_use]
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    fn registered(mut self) -> ServerStats {
+        let r = &mut self.registry;
+        let arena = r.sub_registry_with_prefix("arena");
+        arena.register("clients_connected", "Players in the room", self.clients.clone());
+        arena.register(
+            "connections_open",
+            "WebSocket connections open (handshaking or playing)",
+            self.connections.clone(),
+        );
+        arena.register("entities", "Replicated entities in the world", self.entities.clone());
+        arena.register("ticks", "Ticks simulated", self.ticks.clone());
+        arena.register("tick_overruns", "Ticks that ended after the next tick's deadline", self.overruns.clone());
+        arena.register("tick_catch_ups", "Ticks run late, back to back, to catch up", self.catch_up_ticks.clone());
+        arena.register("ticks_skipped", "Ticks skipped after falling too far behind", self.skipped_ticks.clone());
+        arena.register("bytes_sent", "Payload bytes written to clients", self.bytes_sent.clone());
+        arena.register("bytes_received", "Payload bytes read from clients", self.bytes_received.clone());
+        arena.register("snapshots_sent", "Snapshots handed to connection writers", self.snapshots_sent.clone());
+        arena.register(
+            "snapshots_dropped",
+            "Snapshots replaced before a slow client's writer took them (backpressure)",
+            self.snapshots_dropped.clone(),
+        );
+        arena.register(
+            "inputs_dropped",
+            "Inputs dropped because the room's queue was full",
+            self.inputs_dropped.clone(),
+        );
+        arena.register(
+            "desyncs_reported",
+            "Full snapshots clients asked for after a checksum mismatch",
+            self.desyncs_reported.clone(),
+        );
+        arena.register("connections_closed", "Connections the server closed, by reason", self.closed.clone());
+        arena.register_with_unit(
+            "tick_duration",
+            "Duration of each tick phase",
+            Unit::Seconds,
+            self.tick_duration.clone(),
+        );
+        let process = r.sub_registry_with_prefix("process");
+        process.register_with_unit(
+            "cpu",
+            "User and system CPU time of the process",
+            Unit::Seconds,
+            self.process_cpu.clone(),
+        );
+        process.register_with_unit(
+            "resident_memory",
+            "Resident set size of the process",
+            Unit::Bytes,
+            self.process_memory.clone(),
+        );
+        self
     }
 
     /// Counts a connection closed with a `Bye` of this reason.
     pub fn count_close(&self, label: &'static str) {
-        let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match closed.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, n)) => *n += 1,
-            None => closed.push((label, 1)),
-        }
+        self.closed.get_or_create(&ReasonLabel { reason: label }).inc();
     }
 
     /// How many connections were closed with a `Bye` of this reason.
     #[must_use]
-    pub fn closed_with(&self, label: &str) -> u64 {
-        let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        closed.iter().find(|(l, _)| *l == label).map_or(0, |(_, n)| *n)
+    pub fn closed_with(&self, label: &'static str) -> u64 {
+        self.closed.get_or_create(&ReasonLabel { reason: label }).get()
     }
-}
 
-/// Percentiles of whole-tick durations over the room's last reporting window, in microseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TickSummary {
-    /// Ticks in the window.
-    pub count: u64,
-    /// Median.
-    pub p50_us: u64,
-    /// 99th percentile.
-    pub p99_us: u64,
-    /// Longest.
-    pub max_us: u64,
+    /// Records how long a phase of one tick took.
+    pub fn observe(&self, phase: Phase, took: Duration) {
+        self.tick_duration.get_or_create(&PhaseLabel { phase: phase.label() }).observe(took.as_secs_f64());
+    }
+
+    /// Replaces the published cumulative tick histograms (the room thread calls this about once
+    /// a second with its own).
+    pub fn publish(&self, histograms: &TickHistograms) {
+        self.hdr.lock().unwrap_or_else(PoisonError::into_inner).clone_from(histograms);
+    }
+
+    /// A copy of the last published cumulative tick histograms.
+    #[must_use]
+    pub fn tick_histograms(&self) -> TickHistograms {
+        self.hdr.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The Prometheus text exposition of everything, process figures read now.
+    #[must_use]
+    pub fn render(&self) -> String {
+        if let Some(p) = crate::process::sample() {
+            let cpu = p.cpu_seconds - self.process_cpu.get();
+            if cpu > 0.0 {
+                self.process_cpu.inc_by(cpu);
+            }
+            self.process_memory.set(p.resident_bytes as i64);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
 }

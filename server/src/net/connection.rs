@@ -4,7 +4,7 @@
 
 use crate::mailbox::{Batch, Closing, Mailbox};
 use crate::metrics::ServerStats;
-use crate::net::http::{AppState, HANDSHAKE_TIMEOUT};
+use crate::net::http::AppState;
 use crate::net::rate::RateLimit;
 use crate::room::{ClientId, RoomCommand};
 use arena_protocol::codec::encode_server_into;
@@ -12,7 +12,6 @@ use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, dec
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
@@ -35,7 +34,7 @@ where
 {
     let span = tracing::debug_span!("conn", client = client.0);
     async move {
-        app.stats.connections.fetch_add(1, Ordering::Relaxed);
+        app.stats.connections.inc();
         let (sink, mut stream) = ws.split();
         let mailbox = Arc::new(Mailbox::default());
         let writer = write_loop(sink, mailbox.clone(), app.stats.clone());
@@ -77,7 +76,7 @@ where
         if joined {
             app.inbox.leave(client);
         }
-        app.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        app.stats.connections.dec();
     }
     .instrument(span)
     .await;
@@ -100,11 +99,14 @@ where
     let not_joined = |bye| ReadOutcome { joined: false, bye };
     let first = tokio::select! {
         () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
-        first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(stream, &app.stats)) => first,
+        first = tokio::time::timeout(app.hello_timeout, next_binary(stream, &app.stats)) => first,
     };
     let hello = match first {
         Err(_) => {
-            return not_joined(Some(bye(ByeReason::HandshakeTimeout, "no Hello within 5 s")));
+            return not_joined(Some(bye(
+                ByeReason::HandshakeTimeout,
+                format!("no Hello within {:?}", app.hello_timeout),
+            )));
         }
         Ok(Frame::Gone) => return not_joined(None),
         Ok(Frame::Bad(b)) => return not_joined(Some(b)),
@@ -172,7 +174,7 @@ where
         match stream.next().await {
             None | Some(Ok(Message::Close(_))) => return Frame::Gone,
             Some(Ok(Message::Binary(bytes))) => {
-                ServerStats::add(&stats.bytes_received, bytes.len() as u64);
+                stats.bytes_received.inc_by(bytes.len() as u64);
                 return Frame::Binary(bytes);
             }
             Some(Ok(Message::Text(_))) => {
@@ -229,7 +231,7 @@ where
                 return;
             }
         }
-        ServerStats::add(&stats.bytes_sent, bytes);
+        stats.bytes_sent.inc_by(bytes);
         match batch.closing.take() {
             None => {
                 if guarded(&mailbox, sink.flush()).await.is_err() {

@@ -31,6 +31,10 @@ pub struct AppState {
     pub stats: Arc<ServerStats>,
     /// Ticks per second (for the input rate limit).
     pub tick_hz: u16,
+    /// Most players at once (for `/readyz`).
+    pub max_clients: u32,
+    /// How long a client has to send its `Hello`.
+    pub hello_timeout: Duration,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
@@ -41,16 +45,27 @@ pub struct AppState {
 impl AppState {
     /// Shared state for a server whose room is behind `inbox`.
     #[must_use]
-    pub fn new(inbox: RoomInbox, stats: Arc<ServerStats>, tick_hz: u16, shutdown: CancellationToken) -> AppState {
-        AppState { inbox, stats, tick_hz, shutdown, tracker: TaskTracker::new(), next_client: AtomicU64::new(1) }
+    pub fn new(
+        inbox: RoomInbox,
+        stats: Arc<ServerStats>,
+        config: &crate::config::Config,
+        shutdown: CancellationToken,
+    ) -> AppState {
+        AppState {
+            inbox,
+            stats,
+            tick_hz: config.tick_hz,
+            max_clients: config.max_clients,
+            hello_timeout: config.hello_timeout,
+            shutdown,
+            tracker: TaskTracker::new(),
+            next_client: AtomicU64::new(1),
+        }
     }
 }
 
 /// Largest WebSocket message tungstenite reads from a client before giving up on the connection.
 pub const MAX_WS_MESSAGE: usize = 16 * 1024;
-
-/// How long a client has to send its `Hello` after the upgrade.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// tungstenite settings for game connections: small buffers (the defaults of 128 KiB each per
 /// connection would dominate the server's memory) and a message limit far below the default
@@ -72,14 +87,73 @@ pub fn router(state: Arc<AppState>, web_root: PathBuf) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/stats", get(stats))
         .fallback_service(ServeDir::new(web_root))
         .with_state(state)
 }
 
+/// Liveness: the process answers and its room ticks.
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let ticks = ServerStats::get(&state.stats.ticks);
-    let clients = ServerStats::get(&state.stats.clients);
+    let ticks = state.stats.ticks.get();
+    let clients = state.stats.clients.get();
     format!("ok ticks={ticks} clients={clients}\n")
+}
+
+/// Readiness: accepting players (not draining, below `--max-clients`); 503 with the reason if not.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let clients = state.stats.clients.get();
+    if state.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining: the server is shutting down\n").into_response()
+    } else if clients >= i64::from(state.max_clients) {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("full: {clients} of {} players\n", state.max_clients)).into_response()
+    } else {
+        format!("ready clients={clients} max_clients={}\n", state.max_clients).into_response()
+    }
+}
+
+/// Prometheus text exposition (OpenMetrics flavour) of every counter, gauge and histogram.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.stats.render())
+        .into_response()
+}
+
+/// Precise tick figures as JSON: counters and, per phase, the cumulative HDR histogram as
+/// `[microseconds, count]` pairs (subtract two scrapes for a window), plus its percentiles.
+async fn stats(State(state): State<Arc<AppState>>) -> Response {
+    let h = state.stats.tick_histograms();
+    let phases: serde_json::Map<String, serde_json::Value> = crate::metrics::Phase::ALL
+        .iter()
+        .zip(&h.phases)
+        .map(|(phase, hist)| {
+            let recorded: Vec<[u64; 2]> =
+                hist.iter_recorded().map(|v| [v.value_iterated_to(), v.count_since_last_iteration()]).collect();
+            let q = |q: f64| hist.value_at_quantile(q);
+            let value = serde_json::json!({
+                "count": hist.len(), "p50_us": q(0.5), "p99_us": q(0.99), "p999_us": q(0.999), "max_us": hist.max(),
+                "recorded": recorded,
+            });
+            (phase.label().to_owned(), value)
+        })
+        .collect();
+    let s = &state.stats;
+    let body = serde_json::json!({
+        "tick_hz": state.tick_hz,
+        "ticks": s.ticks.get(),
+        "overruns": s.overruns.get(),
+        "catch_up_ticks": s.catch_up_ticks.get(),
+        "skipped_ticks": s.skipped_ticks.get(),
+        "clients": s.clients.get(),
+        "connections": s.connections.get(),
+        "entities": s.entities.get(),
+        "bytes_sent": s.bytes_sent.get(),
+        "bytes_received": s.bytes_received.get(),
+        "snapshots_sent": s.snapshots_sent.get(),
+        "snapshots_dropped": s.snapshots_dropped.get(),
+        "phases": phases,
+    });
+    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn bad_request(why: &'static str) -> Response {

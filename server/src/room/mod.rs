@@ -17,7 +17,6 @@ use arena_protocol::{Bye, ByeReason, GameEvent, InputFrame, NetId, ScoreEntry, S
 use bevy_ecs::entity::Entity;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite::Bytes;
 
 /// Identifies one connection for as long as it lives; assigned by the network side.
@@ -87,6 +86,7 @@ pub struct Room {
     buf: Vec<u8>,
     scoreboard: Scoreboard,
     leaving: Vec<(ClientId, ByeReason, &'static str)>,
+    outbox: Vec<(Arc<Mailbox>, Bytes)>,
 }
 
 impl Room {
@@ -104,6 +104,7 @@ impl Room {
             buf: Vec::new(),
             scoreboard: Scoreboard::default(),
             leaving: Vec::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -139,12 +140,12 @@ impl Room {
             }
             RoomCommand::RequestFull { client } => {
                 if let Some(m) = self.members.get_mut(&client) {
-                    ServerStats::add(&self.stats.desyncs_reported, 1);
+                    self.stats.desyncs_reported.inc_by(1);
                     m.replica.request_full();
                 }
             }
         }
-        self.stats.clients.store(self.members.len() as u64, Ordering::Relaxed);
+        self.stats.clients.set(self.members.len() as i64);
     }
 
     fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>) {
@@ -176,7 +177,7 @@ impl Room {
     /// Simulates one tick and sends its events (joins, leaves, kills) to every member.
     pub fn simulate(&mut self) {
         self.sim.step();
-        ServerStats::add(&self.stats.ticks, 1);
+        self.stats.ticks.inc_by(1);
         let events: Vec<GameEvent> = self.sim.drain_events().collect();
         for event in events {
             let frame = self.frame(&ServerMsg::Event(event));
@@ -201,18 +202,20 @@ impl Room {
                 self.sim.despawn_ship(m.entity);
             }
         }
-        self.stats.clients.store(self.members.len() as u64, Ordering::Relaxed);
+        self.stats.clients.set(self.members.len() as i64);
     }
 
-    /// Captures the world once and hands every member its snapshot, a delta against what that
-    /// member holds; once a second, the scoreboard too if it changed. A snapshot the writer has
-    /// not taken by the next tick is retracted (the new one replaces it, encoded against what the
-    /// client really has); members that keep leaving snapshots untaken are closed as too slow.
+    /// Captures the world once and encodes every member's snapshot, a delta against what that
+    /// member holds. A snapshot the writer has not taken by now is retracted (the new one
+    /// replaces it, encoded against what the client really has); members that keep leaving
+    /// snapshots untaken are marked to be closed as too slow. [`Room::hand_off`] delivers.
     pub fn replicate(&mut self) {
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
+        self.stats.entities.set(self.replicator.states().len() as i64);
         let world = self.sim.world_mut();
-        let (mut sent, mut dropped) = (0, 0);
+        let mut dropped = 0;
+        self.outbox.clear();
         for (client, m) in &mut self.members {
             let was_dropped = m.mailbox.retract_snapshot();
             m.replica.settle(was_dropped);
@@ -228,12 +231,20 @@ impl Room {
             }
             let ack = world.get::<Pilot>(m.entity).map_or(0, |p| p.ack_seq);
             let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack));
-            m.mailbox.offer_snapshot(frame);
-            sent += 1;
+            self.outbox.push((m.mailbox.clone(), frame));
         }
-        ServerStats::add(&self.stats.snapshots_sent, sent);
-        ServerStats::add(&self.stats.snapshots_dropped, dropped);
-        if tick.0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
+        self.stats.snapshots_dropped.inc_by(dropped);
+    }
+
+    /// Hands the snapshots [`Room::replicate`] encoded to the members' writers; once a second,
+    /// the scoreboard too if it changed; closes the members marked too slow.
+    pub fn hand_off(&mut self) {
+        let sent = self.outbox.len() as u64;
+        for (mailbox, frame) in self.outbox.drain(..) {
+            mailbox.offer_snapshot(frame);
+        }
+        self.stats.snapshots_sent.inc_by(sent);
+        if self.sim.tick().0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
             self.send_scoreboard();
         }
         self.close_leaving();
@@ -262,6 +273,6 @@ impl Room {
             m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned() }));
             self.stats.count_close(reason.label());
         }
-        self.stats.clients.store(0, Ordering::Relaxed);
+        self.stats.clients.set(0);
     }
 }

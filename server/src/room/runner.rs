@@ -5,10 +5,9 @@
 //! runs the next ticks back to back to catch up, but never more than [`MAX_CATCH_UP_TICKS`]: past
 //! that it skips the missed ticks and re-anchors its schedule, so a long stall cannot spiral.
 
-use crate::metrics::{ServerStats, TickSummary};
+use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_protocol::{ByeReason, InputFrame};
-use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant};
 pub const MAX_CATCH_UP_TICKS: u32 = 3;
 /// Inputs that may wait for the room across all clients before new ones are dropped.
 pub const INPUT_QUEUE_CAPACITY: usize = 1 << 16;
-/// How often the tick timing summary is published and logged.
+/// How often the tick timing summary is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 /// The sending side of a room, cloned into every connection task.
@@ -46,7 +45,7 @@ impl RoomInbox {
     /// and counted (the client reconciles from the acknowledged sequence number).
     pub fn input(&self, client: ClientId, input: InputFrame) {
         if let Err(TrySendError::Full(_)) = self.inputs.try_send(RoomCommand::Input { client, input }) {
-            ServerStats::add(&self.stats.inputs_dropped, 1);
+            self.stats.inputs_dropped.inc_by(1);
         }
     }
 }
@@ -80,21 +79,14 @@ pub fn spawn(settings: RoomSettings, stats: Arc<ServerStats>) -> std::io::Result
     Ok((inbox, RoomThread { stop, handle }))
 }
 
-struct PhaseTimes {
-    commands: Histogram<u64>,
-    simulate: Histogram<u64>,
-    replicate: Histogram<u64>,
-    total: Histogram<u64>,
-}
+/// How often the cumulative tick histograms are published for `/stats`.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs .. 60 s at 3 significant digits; the bounds are valid constants.
-    Histogram::new_with_bounds(1, 60_000_000, 3)
-        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
-}
-
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    h.saturating_record(d.as_micros().max(1) as u64);
+fn record(stats: &ServerStats, hdr: &mut TickHistograms, phase: Phase, took: Duration) {
+    stats.observe(phase, took);
+    if let Some(h) = hdr.phases.get_mut(phase as usize) {
+        h.saturating_record(took.as_micros().max(1) as u64);
+    }
 }
 
 fn run(
@@ -106,11 +98,11 @@ fn run(
     stop: &AtomicBool,
 ) {
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
-    let mut times =
-        PhaseTimes { commands: histogram(), simulate: histogram(), replicate: histogram(), total: histogram() };
+    let mut hdr = TickHistograms::default();
     let mut anchor = Instant::now();
     let mut k: u32 = 0;
-    let mut last_summary = Instant::now();
+    let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
+    let mut window = micros_histogram();
     tracing::info!(tick_hz = settings.sim.tick_hz, "room started");
     while !stop.load(Ordering::Relaxed) {
         let deadline = anchor + dt * k;
@@ -119,11 +111,13 @@ fn run(
             std::thread::sleep(deadline - now);
         } else if now - deadline > dt * MAX_CATCH_UP_TICKS {
             let missed = ((now - deadline).as_secs_f64() / dt.as_secs_f64()) as u64;
-            ServerStats::add(&stats.skipped_ticks, missed);
+            stats.skipped_ticks.inc_by(missed);
             tracing::warn!(missed, "room fell behind; skipping ticks");
             anchor = now;
             k = 0;
             continue;
+        } else if now - deadline > dt / 10 {
+            stats.catch_up_ticks.inc();
         }
 
         let t0 = Instant::now();
@@ -138,46 +132,43 @@ fn run(
         let t2 = Instant::now();
         room.replicate();
         let t3 = Instant::now();
+        room.hand_off();
+        let t4 = Instant::now();
 
-        record(&mut times.commands, t1 - t0);
-        record(&mut times.simulate, t2 - t1);
-        record(&mut times.replicate, t3 - t2);
-        record(&mut times.total, t3 - t0);
-        if t3 > deadline + dt {
-            ServerStats::add(&stats.overruns, 1);
+        for (phase, took) in [
+            (Phase::Inputs, t1 - t0),
+            (Phase::Simulate, t2 - t1),
+            (Phase::Replicate, t3 - t2),
+            (Phase::Handoff, t4 - t3),
+            (Phase::Total, t4 - t0),
+        ] {
+            record(stats, &mut hdr, phase, took);
+        }
+        window.saturating_record((t4 - t0).as_micros().max(1) as u64);
+        if t4 > deadline + dt {
+            stats.overruns.inc();
         }
         k += 1;
 
-        if t3 - last_summary >= SUMMARY_EVERY {
-            publish(stats, &mut times, room.members());
-            last_summary = t3;
+        if t4 - last_publish >= PUBLISH_EVERY {
+            stats.publish(&hdr);
+            last_publish = t4;
+        }
+        if t4 - last_summary >= SUMMARY_EVERY {
+            tracing::info!(
+                members = room.members(),
+                ticks = window.len(),
+                tick_p50_us = window.value_at_quantile(0.5),
+                tick_p99_us = window.value_at_quantile(0.99),
+                tick_max_us = window.max(),
+                overruns = stats.overruns.get(),
+                "tick timings"
+            );
+            window.reset();
+            last_summary = t4;
         }
     }
+    stats.publish(&hdr);
     room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
     tracing::info!("room stopped");
-}
-
-fn publish(stats: &ServerStats, times: &mut PhaseTimes, members: usize) {
-    let t = &times.total;
-    let summary = TickSummary {
-        count: t.len(),
-        p50_us: t.value_at_quantile(0.5),
-        p99_us: t.value_at_quantile(0.99),
-        max_us: t.max(),
-    };
-    tracing::info!(
-        members,
-        ticks = summary.count,
-        tick_p50_us = summary.p50_us,
-        tick_p99_us = summary.p99_us,
-        tick_max_us = summary.max_us,
-        replicate_p99_us = times.replicate.value_at_quantile(0.99),
-        simulate_p99_us = times.simulate.value_at_quantile(0.99),
-        overruns = ServerStats::get(&stats.overruns),
-        "tick timings"
-    );
-    *stats.tick_summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = summary;
-    for h in [&mut times.commands, &mut times.simulate, &mut times.replicate, &mut times.total] {
-        h.reset();
-    }
 }
