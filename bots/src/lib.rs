@@ -4,12 +4,14 @@
 //! - [`behaviour`]: how a bot plays (pure: mirror in, buttons out).
 //! - [`mirror`]: the bot's copy of the world, built only from what the server sent.
 //! - [`swarm`]: many bots over a ramp; [`report`]: their figures folded into one report.
+//! - [`loadtest`]: the operator's benchmark: server binary + swarm, figures side by side.
 //!
 //! Every frame is decoded by `arena_protocol`, the same code the server encodes with: there is no
 //! second decoder to keep in step.
 
 pub mod behaviour;
 pub mod bot;
+pub mod loadtest;
 pub mod mirror;
 pub mod report;
 pub mod swarm;
