@@ -52,16 +52,12 @@ pub struct BenchRoom {
 }
 
 impl BenchRoom {
-    /// A room of the default settings (30 Hz, 4000 × 4000, 300 orbs) with `clients` members.
+    /// A room at 30 Hz with the default view, an `arena_size`² arena, `orbs` orbs and `clients`
+    /// members.
     #[must_use]
-    pub fn new(clients: u32, arena_size: f32) -> BenchRoom {
+    pub fn new(clients: u32, arena_size: f32, orbs: u32) -> BenchRoom {
         let settings = RoomSettings {
-            sim: SimSettings {
-                tick_hz: 30,
-                arena: Arena { width: arena_size, height: arena_size },
-                orbs: 300,
-                seed: 5,
-            },
+            sim: SimSettings { tick_hz: 30, arena: Arena { width: arena_size, height: arena_size }, orbs, seed: 5 },
             view: View { half_width: 1000.0, half_height: 625.0 },
             max_clients: u32::MAX,
             slow_client_ticks: u32::MAX,

@@ -2,8 +2,9 @@
 //! hand snapshots to mailboxes), swept over the number of members.
 //!
 //! Expected scaling: simulation is linear in ships and projectiles; replication is linear in
-//! members × entities visible to each, so in a fixed 4000 × 4000 arena it grows faster than
-//! linearly as the arena gets crowded.
+//! members × entities visible to each, so in a fixed 4000 × 4000 arena (`full`) it grows faster
+//! than linearly as the arena gets crowded, while with the arena sized to the players
+//! (`scaled_arena`, constant density) it should grow linearly.
 
 use arena_benches::BenchRoom;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -12,8 +13,15 @@ fn tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick");
     group.sample_size(20);
     for clients in [100u32, 500, 2000] {
-        let mut room = BenchRoom::new(clients, 4000.0);
+        let mut room = BenchRoom::new(clients, 4000.0, 300);
         group.bench_function(BenchmarkId::new("full", clients), |b| b.iter(|| room.tick()));
+    }
+    // The same density as 100 players in 4000² (arena and orbs grow with the players): what a
+    // server sized for its player count pays per tick.
+    for clients in [100u32, 500, 1000, 2000] {
+        let scale = f64::from(clients) / 100.0;
+        let mut room = BenchRoom::new(clients, (4000.0 * scale.sqrt()) as f32, (300.0 * scale) as u32);
+        group.bench_function(BenchmarkId::new("scaled_arena", clients), |b| b.iter(|| room.tick()));
     }
     group.finish();
 }

@@ -115,7 +115,8 @@ pub struct Snapshot {
     /// hold after applying this snapshot; four little-endian bytes on the wire.
     #[serde(with = "postcard::fixint::le")]
     pub checksum: u32,
-    /// The delta body.
+    /// The delta body (a length-prefixed byte string; serialized as bytes, not element by element).
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
 }
 

@@ -5,7 +5,7 @@
 //! untaken, the next one retracts it and is encoded against the last taken one instead, so a
 //! slow reader gets fewer snapshots, each correct against what it really received.
 
-use super::{INNER, NONE, Replicator};
+use super::{INNER, NONE, Replicator, VisibleScratch};
 use arena_protocol::codec::encode_server_into;
 use arena_protocol::delta::{BodyWriter, write_update};
 use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
@@ -62,7 +62,7 @@ pub struct ClientReplica {
     /// Most body bytes per snapshot, if the client has a bandwidth budget.
     budget: Option<usize>,
     writer: BodyWriter,
-    picks: Vec<u32>,
+    visible: VisibleScratch,
     own_records: Vec<u8>,
     candidates: Vec<Candidate>,
     order: Vec<u32>,
@@ -86,7 +86,7 @@ impl ClientReplica {
             full_requested: true,
             budget,
             writer: BodyWriter::default(),
-            picks: Vec::new(),
+            visible: VisibleScratch::default(),
             own_records: Vec::new(),
             candidates: Vec::new(),
             order: Vec::new(),
@@ -127,14 +127,7 @@ impl ClientReplica {
 
         let own = rep.curr.binary_search_by_key(&self.viewer, |e| e.id).ok();
         let center = own.map_or((0.0, 0.0), |i| rep.curr[i].position());
-        rep.visible(center, &mut self.picks);
-        if let Some(i) = own {
-            let i = i as u32;
-            match self.picks.binary_search_by_key(&i, |p| p & !INNER) {
-                Ok(at) => self.picks[at] |= INNER,
-                Err(at) => self.picks.insert(at, i | INNER),
-            }
-        }
+        rep.visible(center, own, &mut self.visible);
 
         let writer = &mut self.writer;
         writer.clear();
@@ -149,7 +142,7 @@ impl ClientReplica {
         let (mut b, mut p) = (0, 0);
         loop {
             let held = baseline.get(b);
-            let pick = self.picks.get(p).map(|&t| ((t & !INNER) as usize, t & INNER != 0));
+            let pick = self.visible.picks.get(p).map(|&t| ((t & !INNER) as usize, t & INNER != 0));
             match (held, pick) {
                 (None, None) => break,
                 (Some(h), Some((i, _))) if h.id == rep.curr[i].id => {
