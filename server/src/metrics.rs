@@ -98,6 +98,8 @@ pub struct ServerStats {
     pub desyncs_reported: Counter,
     closed: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
+    /// The family's histograms, looked up once (a handle shares the family's data).
+    phase_histograms: Vec<Histogram>,
     process_cpu: Counter<f64, AtomicU64>,
     process_memory: Gauge,
     registry: Registry,
@@ -167,6 +169,7 @@ impl ServerStats {
             desyncs_reported: Counter::default(),
             closed: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
+            phase_histograms: Vec::new(),
             process_cpu: Counter::default(),
             process_memory: Gauge::default(),
             registry: Registry::default(),
@@ -176,6 +179,10 @@ impl ServerStats {
     }
 
     fn registered(mut self) -> ServerStats {
+        self.phase_histograms = Phase::ALL
+            .iter()
+            .map(|p| self.tick_duration.get_or_create(&PhaseLabel { phase: p.label() }).clone())
+            .collect();
         let r = &mut self.registry;
         let arena = r.sub_registry_with_prefix("arena");
         arena.register("clients_connected", "Players in the room", self.clients.clone());
@@ -243,7 +250,9 @@ impl ServerStats {
 
     /// Records how long a phase of one tick took.
     pub fn observe(&self, phase: Phase, took: Duration) {
-        self.tick_duration.get_or_create(&PhaseLabel { phase: phase.label() }).observe(took.as_secs_f64());
+        if let Some(h) = self.phase_histograms.get(phase as usize) {
+            h.observe(took.as_secs_f64());
+        }
     }
 
     /// Replaces the published cumulative tick histograms (the room thread calls this about once

@@ -145,10 +145,14 @@ impl ClientReplica {
             let pick = self.visible.picks.get(p).map(|&t| ((t & !INNER) as usize, t & INNER != 0));
             match (held, pick) {
                 (None, None) => break,
-                (Some(h), Some((i, _))) if h.id == rep.curr[i].id => {
+                (Some(h), Some((i, _))) if h.id == rep.ids[i] => {
                     let c = &rep.curr[i];
                     let pi = rep.prev_index[i];
-                    let (shared, start, end) = if gap == 1 && pi != NONE && rep.prev[pi as usize] == *h {
+                    // The client's copy is last tick's true state unless a budget deferred it
+                    // (deferred copies carry a priority above zero).
+                    let synced = held_priority.get(b).is_none_or(|p| *p == 0.0);
+                    debug_assert!(!(gap == 1 && pi != NONE && synced) || rep.prev[pi as usize] == *h);
+                    let (shared, start, end) = if gap == 1 && pi != NONE && synced {
                         let (s, e) = rep.spans[i];
                         (true, s, e)
                     } else {
@@ -185,7 +189,7 @@ impl ClientReplica {
                     b += 1;
                     p += 1;
                 }
-                (Some(h), Some((i, _))) if h.id < rep.curr[i].id => {
+                (Some(h), Some((i, _))) if h.id < rep.ids[i] => {
                     writer.despawn(h.id);
                     b += 1;
                 }

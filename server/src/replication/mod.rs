@@ -17,7 +17,7 @@ use crate::sim::components::{Motion, Net, Orb, Pilot, Projectile, Ship};
 use crate::sim::spatial::Grid;
 use arena_protocol::delta::write_update;
 use arena_protocol::entity::aim_from_input;
-use arena_protocol::quantize::{pos_from_wire, pos_to_wire, vel_to_wire};
+use arena_protocol::quantize::{pos_to_wire, vel_to_wire};
 use arena_protocol::rules::Arena;
 use arena_protocol::{EntityKind, EntityState, NetId, Physics, Tick};
 use bevy_ecs::prelude::*;
@@ -49,6 +49,8 @@ pub struct Replicator {
     curr: Vec<EntityState>,
     /// Last tick's states, sorted by id.
     prev: Vec<EntityState>,
+    /// Per `curr` entry: its id (a compact copy for the per-client merges).
+    ids: Vec<NetId>,
     /// Per `curr` entry: its index in `prev`, or `NONE` if it is new this tick.
     prev_index: Vec<u32>,
     /// Per `curr` entry: [`EntityState::hash32`].
@@ -72,6 +74,7 @@ impl Replicator {
             tick: Tick(0),
             curr: Vec::new(),
             prev: Vec::new(),
+            ids: Vec::new(),
             prev_index: Vec::new(),
             hashes: Vec::new(),
             spans: Vec::new(),
@@ -137,6 +140,8 @@ impl Replicator {
 
     fn precompute(&mut self) {
         self.prev_index.clear();
+        self.ids.clear();
+        self.ids.extend(self.curr.iter().map(|e| e.id));
         self.hashes.clear();
         self.spans.clear();
         self.records.clear();
@@ -158,6 +163,7 @@ impl Replicator {
             let (x, y) = e.position();
             self.grid.insert(x, y, i as u32);
         }
+        self.grid.build();
     }
 
     /// The tick of the last capture.
@@ -203,9 +209,9 @@ impl Replicator {
         inner_bits.resize(words, 0);
         let min = (center.0 - outer.0, center.1 - outer.1);
         let max = (center.0 + outer.0, center.1 + outer.1);
-        self.grid.for_each_in(min, max, |i| {
-            let e = &self.curr[i as usize];
-            let (dx, dy) = ((pos_from_wire(e.x) - center.0).abs(), (pos_from_wire(e.y) - center.1).abs());
+        self.grid.for_each_item_in(min, max, |it| {
+            let i = it.item;
+            let (dx, dy) = ((it.x - center.0).abs(), (it.y - center.1).abs());
             if dx <= outer.0 && dy <= outer.1 {
                 let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
                 outer_bits[w] |= bit;

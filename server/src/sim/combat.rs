@@ -24,6 +24,7 @@ pub fn index_ships(mut index: ResMut<ShipIndex>, ships: Query<(Entity, &Ship, &M
             index.positions.push(motion.pos());
         }
     }
+    index.grid.build();
 }
 
 /// The fraction `t ∈ [0, 1]` of a move at which a point travelling from `a` to `b` first comes
