@@ -133,3 +133,42 @@ async fn stats_give_precise_tick_percentiles() {
     assert_eq!(Some(recorded), total["count"].as_u64(), "the recorded pairs add up to the count");
     assert!(total["p999_us"].as_u64() >= total["p50_us"].as_u64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
+    use arena_bots::loadtest::{LoadTestConfig, run};
+    use arena_bots::swarm::SwarmConfig;
+    // `cargo test --workspace` builds the server binary next to this test's folder.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let server_bin = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").join("arena-server");
+    assert!(
+        server_bin.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace)",
+        server_bin.display()
+    );
+    let config = LoadTestConfig {
+        server_bin,
+        server_args: vec!["--arena-size".into(), "1500".into()],
+        swarm: SwarmConfig {
+            url: String::new(),
+            bots: 10,
+            ramp: Duration::from_secs(1),
+            duration: Duration::from_secs(4),
+            behaviour: Behaviour::Mixed,
+            seed: 3,
+        },
+        idle: 20,
+    };
+    let report = run(config, std::sync::Arc::default()).await.expect("the load test runs");
+    assert_eq!(report.clients.joined, 10, "every bot should join");
+    assert_eq!(report.clients.desyncs, 0);
+    assert!(report.server.ticks > 60, "the window should hold a few seconds of ticks: {}", report.server.ticks);
+    assert!(report.server.tick_ms.p50 > 0.0 && report.server.tick_ms.max >= report.server.tick_ms.p99);
+    assert!(report.server.kib_per_idle_connection.is_some(), "idle connections should be measured");
+    assert!(report.server_exited_cleanly, "SIGTERM should end the server with status 0");
+    let json: serde_json::Value = serde_json::to_value(&report).expect("the report serializes");
+    for key in ["server", "clients", "window_s", "server_exited_cleanly"] {
+        assert!(json.get(key).is_some(), "the JSON report should have `{key}`");
+    }
+    assert!(json["server"]["tick_ms"]["p999"].is_number());
+}

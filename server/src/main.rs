@@ -1,5 +1,6 @@
 //! `arena-server`: runs one Arena room and serves the browser client, `/ws` and `/healthz` on one
 //! port until Ctrl-C or SIGTERM, then closes every connection with a reason and exits 0.
+//! Logs go to stderr; stdout carries only the line saying where to point a browser.
 
 use anyhow::Context;
 use arena_server::config::{Config, ConfigError, LogFormat};
@@ -17,8 +18,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init(),
     }
     tracing::info!(?config, "starting with this configuration");
     let server = arena_server::start(&config).await?;

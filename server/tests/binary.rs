@@ -1,0 +1,85 @@
+//! The `arena-server` binary as an operator runs it: bad flags exit 2 with the reason; SIGTERM
+//! says goodbye to every client with close code 1001 and exits 0.
+
+use arena_protocol::{ByeReason, ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client};
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_arena-server");
+
+#[test]
+fn invalid_flags_exit_2_with_the_reason() {
+    let out = Command::new(BIN).args(["--tick-hz", "5"]).output().expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tick-hz") && stderr.contains('5'), "the message names the flag and value: {stderr}");
+}
+
+#[test]
+fn help_explains_itself() {
+    let out = Command::new(BIN).arg("--help").output().expect("the binary runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--bind", "--tick-hz", "--max-kbps", "--config", "--log-format", "--slow-client-timeout"] {
+        assert!(help.contains(flag), "--help should document {flag}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_closes_clients_with_1001_and_exits_0() {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("reader task")
+    .expect("the binary prints where it listens");
+    let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("an address in the first line");
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("connect");
+    let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "op".into() });
+    ws.send(Message::Binary(encode_client(&hello).into())).await.expect("hello");
+    let first = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a welcome in time");
+    assert!(matches!(first, Some(Ok(Message::Binary(_)))), "the server should welcome us first");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let (mut bye, mut close) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline.into(), ws.next()).await {
+        match msg {
+            Message::Binary(b) => {
+                if let Ok(ServerMsg::Bye(b)) = decode_server(&b) {
+                    bye = Some(b.reason);
+                }
+            }
+            Message::Close(frame) => {
+                close = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(bye, Some(ByeReason::ShuttingDown), "the client should be told the server is shutting down");
+    assert_eq!(close, Some(1001), "with close code 1001 (going away)");
+    drop(ws);
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the server should exit within its grace period");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "a graceful shutdown exits 0");
+}
