@@ -214,7 +214,11 @@ impl ServerStats {
             "Full snapshots clients asked for after a checksum mismatch",
             self.desyncs_reported.clone(),
         );
-        arena.register("connections_closed", "Connections the server closed, by reason", self.closed.clone());
+        arena.register(
+            "connections_closed",
+            "Connections that ended, by reason: the Bye reasons of the protocol, or client_left",
+            self.closed.clone(),
+        );
         arena.register_with_unit(
             "tick_duration",
             "Duration of each tick phase",

@@ -56,7 +56,10 @@ where
                         app.stats.count_close(b.reason.label());
                         mailbox.close(Closing::Bye(b));
                     }
-                    None => mailbox.close(Closing::Quietly),
+                    None => {
+                        app.stats.count_close("client_left");
+                        mailbox.close(Closing::Quietly);
+                    }
                 }
                 outcome.joined
             }

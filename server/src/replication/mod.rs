@@ -198,7 +198,7 @@ impl Replicator {
     /// Candidates from the grid come in cell order; rather than sorting them, they are marked in
     /// two bitsets over the id-sorted table, whose set bits are then read in order: O(entities/64
     /// + candidates) instead of O(candidates · log candidates).
-    fn visible(&self, center: (f32, f32), always: Option<usize>, scratch: &mut VisibleScratch) {
+    pub fn visible(&self, center: (f32, f32), always: Option<usize>, scratch: &mut VisibleScratch) {
         let inner = (self.view.half_width + VIEW_MARGIN, self.view.half_height + VIEW_MARGIN);
         let outer = (inner.0 + VIEW_HYSTERESIS, inner.1 + VIEW_HYSTERESIS);
         let words = self.curr.len().div_ceil(64);
@@ -237,16 +237,24 @@ impl Replicator {
     }
 }
 
-/// Per-client scratch space of [`Replicator::visible`].
+/// Per-client scratch space of [`Replicator::visible`], and its result.
 #[derive(Debug, Default)]
-struct VisibleScratch {
+pub struct VisibleScratch {
     outer_bits: Vec<u64>,
     inner_bits: Vec<u64>,
     picks: Vec<u32>,
 }
 
+impl VisibleScratch {
+    /// The visible indices of the last query, ascending, tagged with [`INNER`].
+    #[must_use]
+    pub fn picks(&self) -> &[u32] {
+        &self.picks
+    }
+}
+
 /// Tag bit on a visible index: inside the spawn area, not only the keep area.
-const INNER: u32 = 1 << 31;
+pub const INNER: u32 = 1 << 31;
 
 #[cfg(test)]
 mod tests;
