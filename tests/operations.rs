@@ -156,6 +156,7 @@ async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
             duration: Duration::from_secs(4),
             behaviour: Behaviour::Mixed,
             seed: 3,
+            source_ips: Vec::new(),
         },
         idle: 20,
     };

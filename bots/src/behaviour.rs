@@ -17,6 +17,9 @@ pub enum Behaviour {
     Wander,
     /// Hunt the nearest ship, keep at firing range, shoot.
     Chase,
+    /// Keep the nearest ship at a distance (back off when close, close in when far), circle it
+    /// and shoot.
+    Kite,
     /// Send empty inputs: connected, never moving.
     Idle,
     /// Each bot picks wander, chase or idle at random (60/30/10).
@@ -38,12 +41,15 @@ pub struct Brain {
 enum Style {
     Wander,
     Chase,
+    Kite,
     Idle,
     Fixed(u8),
 }
 
 /// Distance within which bots open fire.
 const FIRE_RANGE: f32 = 650.0;
+/// Distance a kiting bot tries to hold.
+const KITE_RANGE: f32 = 450.0;
 /// Distance a chasing bot tries to keep from its prey.
 const CHASE_KEEP: f32 = 250.0;
 
@@ -54,6 +60,7 @@ impl Brain {
         let style = match behaviour {
             Behaviour::Wander => Style::Wander,
             Behaviour::Chase => Style::Chase,
+            Behaviour::Kite => Style::Kite,
             Behaviour::Idle => Style::Idle,
             Behaviour::Mixed => match rng.random_range(0..10) {
                 0..6 => Style::Wander,
@@ -91,6 +98,27 @@ impl Brain {
                 Some((prey, dist)) => {
                     let aim = aim_at(here, prey);
                     let mut buttons = if dist > CHASE_KEEP { steer_towards(here, prey) } else { 0 };
+                    if dist < FIRE_RANGE {
+                        buttons |= Buttons::FIRE;
+                    }
+                    (Buttons(buttons), aim)
+                }
+                None => self.roam(world, here),
+            },
+            Style::Kite => match nearest {
+                Some((prey, dist)) => {
+                    let aim = aim_at(here, prey);
+                    // Circle: steer along the tangent, plus in or out to hold the range.
+                    let (dx, dy) = (prey.0 - here.0, prey.1 - here.1);
+                    let radial = if dist < KITE_RANGE * 0.8 {
+                        -1.0
+                    } else if dist > KITE_RANGE * 1.2 {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    let goal = (here.0 - dy + dx * radial, here.1 + dx + dy * radial);
+                    let mut buttons = steer_towards(here, goal);
                     if dist < FIRE_RANGE {
                         buttons |= Buttons::FIRE;
                     }
@@ -214,6 +242,15 @@ mod tests {
         let (buttons, _) = brain.decide(&w);
         assert!(!buttons.has(Buttons::FIRE), "nobody in range: no fire");
         assert_ne!(buttons.0, 0, "a wanderer should be moving somewhere");
+    }
+
+    #[test]
+    fn a_kiter_backs_off_when_too_close_and_fires() {
+        let mut brain = Brain::new(Behaviour::Kite, Pcg64Mcg::new(1));
+        let w = world(vec![ship(1, 1000.0, 1000.0), ship(2, 1100.0, 1000.0)]);
+        let (buttons, aim) = brain.decide(&w);
+        assert!(buttons.has(Buttons::LEFT), "a ship 100 units to the right is too close: move away, got {buttons:?}");
+        assert!(buttons.has(Buttons::FIRE) && aim == 0, "and shoot at it");
     }
 
     #[test]

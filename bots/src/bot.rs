@@ -7,7 +7,7 @@ use arena_protocol::codec::encode_client_into;
 use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputFrame, NetId, ServerMsg, Tick, decode_server};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,6 +31,9 @@ pub struct BotConfig {
     pub brain: Brain,
     /// When it disconnects.
     pub stop_at: Instant,
+    /// Local address to connect from (one source address has ~28k ports; spread big swarms
+    /// over several `127.0.0.x`). `None`: the OS chooses.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// Counters all bots of a swarm add to while running, for live progress.
@@ -77,6 +80,10 @@ pub struct BotReport {
     pub last_ack: u32,
     /// Ping round trips, in microseconds.
     pub rtt_us: Histogram<u64>,
+    /// From sending an input to the first snapshot that acknowledges it, in microseconds.
+    pub input_ack_us: Histogram<u64>,
+    /// Time between consecutive snapshots, in microseconds.
+    pub snapshot_gap_us: Histogram<u64>,
     /// Other ships that appeared in its snapshots.
     pub others_seen: BTreeSet<NetId>,
     /// Own position in the first and the last snapshot.
@@ -108,6 +115,8 @@ impl BotReport {
             inputs_sent: 0,
             last_ack: 0,
             rtt_us: rtt_histogram(),
+            input_ack_us: rtt_histogram(),
+            snapshot_gap_us: rtt_histogram(),
             others_seen: BTreeSet::new(),
             first_pos: None,
             last_pos: None,
@@ -142,13 +151,9 @@ pub async fn run(mut config: BotConfig, live: Arc<LiveCounters>) -> BotReport {
 }
 
 async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotReport) -> Result<(), String> {
-    let (ws, _) = tokio::time::timeout_at(
-        config.stop_at,
-        tokio_tungstenite::connect_async_with_config(&config.url, Some(websocket_config()), true),
-    )
-    .await
-    .map_err(|_| "connect timed out".to_owned())?
-    .map_err(|e| format!("connect failed: {e}"))?;
+    let ws = tokio::time::timeout_at(config.stop_at, connect(&config.url, config.source_ip))
+        .await
+        .map_err(|_| "connect timed out".to_owned())??;
     let (mut sink, mut stream) = ws.split();
     let mut buf = Vec::new();
     let mut send = async |msg: &ClientMsg, report: &mut BotReport| {
@@ -165,7 +170,11 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
         let next = tokio::time::timeout_at(welcome_by.min(config.stop_at), stream.next()).await;
         match next.map_err(|_| "no Welcome in time".to_owned())? {
             Some(Ok(Message::Binary(b))) => match decode_server(&b) {
-                Ok(ServerMsg::Welcome(w)) => break WorldMirror::new(&w),
+                Ok(ServerMsg::Welcome(w)) => {
+                    report.bytes_down += b.len() as u64;
+                    live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    break WorldMirror::new(&w);
+                }
                 Ok(ServerMsg::Bye(bye)) => {
                     let why = format!("turned away: {:?}: {}", bye.reason, bye.message);
                     report.bye = Some(bye);
@@ -196,6 +205,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
     pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let epoch = Instant::now();
     let mut seq = 0u32;
+    let mut timing = Timing { sent_at: VecDeque::new(), last_snapshot: None };
     let stop = tokio::time::sleep_until(config.stop_at);
     tokio::pin!(stop);
     let outcome = loop {
@@ -205,6 +215,10 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
                 let (buttons, aim) = config.brain.decide(&world);
                 seq += 1;
                 report.inputs_sent += 1;
+                if timing.sent_at.len() >= 512 {
+                    timing.sent_at.pop_front();
+                }
+                timing.sent_at.push_back((seq, Instant::now()));
                 if let Err(e) = send(&ClientMsg::Input(InputFrame { seq, buttons, aim }), report).await {
                     break Err(e);
                 }
@@ -220,7 +234,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
                     report.bytes_down += b.len() as u64;
                     live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
                     match decode_server(&b) {
-                        Ok(msg) => match receive(msg, &mut world, report, live, epoch) {
+                        Ok(msg) => match receive(msg, &mut world, report, live, epoch, &mut timing) {
                             Some(Reply::Bye(bye)) => report.bye = Some(bye),
                             Some(Reply::RequestFull(tick)) => {
                                 if let Err(e) = send(&ClientMsg::RequestFull { tick }, report).await {
@@ -260,6 +274,43 @@ enum Reply {
     RequestFull(Tick),
 }
 
+/// When inputs went out and the last snapshot came in.
+struct Timing {
+    sent_at: VecDeque<(u32, Instant)>,
+    last_snapshot: Option<Instant>,
+}
+
+/// The WebSocket stream a bot plays over.
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to `url`, from `source_ip` if given.
+async fn connect(url: &str, source_ip: Option<std::net::IpAddr>) -> Result<Socket, String> {
+    let Some(ip) = source_ip else {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(websocket_config()), true)
+            .await
+            .map_err(|e| format!("connect failed: {e}"))?;
+        return Ok(ws);
+    };
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
+    let host = uri.host().ok_or_else(|| format!("no host in {url}"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .find(|a| a.is_ipv4() == ip.is_ipv4())
+        .ok_or_else(|| format!("{host} has no address of the family of {ip}"))?;
+    let socket = if ip.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+        .map_err(|e| format!("socket: {e}"))?;
+    socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(|e| format!("cannot bind source address {ip}: {e}"))?;
+    let tcp = socket.connect(addr).await.map_err(|e| format!("connect failed: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(websocket_config()))
+        .await
+        .map_err(|e| format!("websocket handshake failed: {e}"))?;
+    Ok(ws)
+}
+
 /// Takes in one server message.
 fn receive(
     msg: ServerMsg,
@@ -267,9 +318,19 @@ fn receive(
     report: &mut BotReport,
     live: &LiveCounters,
     epoch: Instant,
+    timing: &mut Timing,
 ) -> Option<Reply> {
     match msg {
         ServerMsg::Snapshot(snapshot) => {
+            let now = Instant::now();
+            if let Some(last) = timing.last_snapshot.replace(now) {
+                report.snapshot_gap_us.saturating_record((now - last).as_micros().max(1) as u64);
+            }
+            while timing.sent_at.front().is_some_and(|(seq, _)| *seq <= snapshot.ack_seq) {
+                if let Some((_, at)) = timing.sent_at.pop_front() {
+                    report.input_ack_us.saturating_record((now - at).as_micros().max(1) as u64);
+                }
+            }
             report.snapshots += 1;
             live.snapshots.fetch_add(1, Ordering::Relaxed);
             if snapshot.baseline_gap == 0 {

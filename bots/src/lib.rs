@@ -5,6 +5,7 @@
 //! - [`mirror`]: the bot's copy of the world, built only from what the server sent.
 //! - [`swarm`]: many bots over a ramp; [`report`]: their figures folded into one report.
 //! - [`loadtest`]: the operator's benchmark: server binary + swarm, figures side by side.
+//! - [`server_stats`]: the server's own figures for a window, from `/stats`; [`slo`]: objectives.
 //!
 //! Every frame is decoded by `arena_protocol`, the same code the server encodes with: there is no
 //! second decoder to keep in step.
@@ -14,4 +15,6 @@ pub mod bot;
 pub mod loadtest;
 pub mod mirror;
 pub mod report;
+pub mod server_stats;
+pub mod slo;
 pub mod swarm;

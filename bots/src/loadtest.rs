@@ -4,16 +4,15 @@
 
 use crate::bot::LiveCounters;
 use crate::report::{Percentiles, SwarmReport};
+use crate::server_stats::{ServerWindow, StatsScrape, TickPercentiles, http_get, scrape, window};
 use crate::swarm::{self, SwarmConfig};
 use anyhow::{Context, bail};
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// What the load test is told to do.
@@ -46,48 +45,18 @@ pub struct LoadTestReport {
     pub server_exited_cleanly: bool,
 }
 
-/// What the server measured about itself.
+/// What the server measured about itself: its `/stats` window plus process figures.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerFigures {
-    /// Tick rate.
-    pub tick_hz: u64,
-    /// Whole-tick durations in the window, milliseconds.
-    pub tick_ms: TickPercentiles,
-    /// Replicate-phase durations in the window, milliseconds.
-    pub replicate_ms: TickPercentiles,
-    /// Simulate-phase durations in the window, milliseconds.
-    pub simulate_ms: TickPercentiles,
-    /// Ticks in the window.
-    pub ticks: u64,
-    /// Ticks that ended past the next deadline, in the window.
-    pub overruns: u64,
-    /// Ticks skipped after falling far behind, in the window.
-    pub skipped_ticks: u64,
+    /// Tick percentiles, counters and rates over the window.
+    #[serde(flatten)]
+    pub window: ServerWindow,
     /// Server CPU over the window, percent of one core.
     pub cpu_percent: f64,
     /// Resident memory at the end, MiB.
     pub rss_mib: f64,
     /// Memory per idle connection (RSS growth while opening them / their number), KiB.
     pub kib_per_idle_connection: Option<f64>,
-    /// Payload bytes sent per second in the window.
-    pub bytes_sent_per_s: f64,
-    /// Snapshots dropped for backpressure in the window.
-    pub snapshots_dropped: u64,
-    /// Entities in the world at the end.
-    pub entities: u64,
-}
-
-/// p50 / p99 / p99.9 / max, milliseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct TickPercentiles {
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Longest.
-    pub max: f64,
 }
 
 /// Picks a free loopback port (bound and released; the server binds it right after).
@@ -96,34 +65,17 @@ pub fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(l.local_addr()?)
 }
 
-/// A plain HTTP/1.0 GET: status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr).await?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: arena\r\n\r\n").as_bytes()).await?;
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
-        .await
-        .context("HTTP request timed out")??;
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
-    Ok((status, body))
-}
-
 /// One scrape of `/stats` plus the server process's CPU and memory.
 struct Scrape {
-    at: Instant,
-    stats: serde_json::Value,
+    stats: StatsScrape,
     cpu_s: f64,
     rss: u64,
 }
 
-async fn scrape(addr: SocketAddr, pid: u32) -> anyhow::Result<Scrape> {
-    let (status, body) = http_get(addr, "/stats").await?;
-    if status != 200 {
-        bail!("/stats answered {status}");
-    }
+async fn scrape_with_process(addr: SocketAddr, pid: u32) -> anyhow::Result<Scrape> {
+    let stats = scrape(addr).await?;
     let (cpu_s, rss) = process_figures(pid).unwrap_or((0.0, 0));
-    Ok(Scrape { at: Instant::now(), stats: serde_json::from_str(&body)?, cpu_s, rss })
+    Ok(Scrape { stats, cpu_s, rss })
 }
 
 /// CPU seconds and RSS bytes of a process, from `/proc`.
@@ -134,33 +86,6 @@ pub fn process_figures(pid: u32) -> Option<(f64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
     Some((cpu / 100.0, rss_kb * 1024))
-}
-
-fn histogram_of(stats: &serde_json::Value, phase: &str) -> Histogram<u64> {
-    let mut h = crate::bot::rtt_histogram();
-    if let Some(pairs) = stats["phases"][phase]["recorded"].as_array() {
-        for p in pairs {
-            if let (Some(v), Some(c)) = (p[0].as_u64(), p[1].as_u64()) {
-                h.saturating_record_n(v.max(1), c);
-            }
-        }
-    }
-    h
-}
-
-fn window_percentiles(start: &serde_json::Value, end: &serde_json::Value, phase: &str) -> TickPercentiles {
-    let mut h = histogram_of(end, phase);
-    let _ = h.subtract(histogram_of(start, phase));
-    let ms = |v: u64| v as f64 / 1000.0;
-    if h.is_empty() {
-        return TickPercentiles::default();
-    }
-    TickPercentiles {
-        p50: ms(h.value_at_quantile(0.5)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    }
 }
 
 struct ServerProcess {
@@ -264,28 +189,17 @@ pub async fn run(mut config: LoadTestConfig, live: Arc<LiveCounters>) -> anyhow:
     let swarm_config = config.swarm.clone();
     let run = tokio::spawn(async move { swarm::run(&swarm_config, live).await });
     tokio::time::sleep(ramp).await;
-    let start = scrape(addr, pid).await?;
+    let start = scrape_with_process(addr, pid).await?;
     let bots = run.await.context("the swarm task failed")?;
-    let end = scrape(addr, pid).await?;
+    let end = scrape_with_process(addr, pid).await?;
     let clean = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap_or(false);
 
-    let secs = (end.at - start.at).as_secs_f64().max(1e-3);
-    let num = |s: &Scrape, k: &str| s.stats[k].as_u64().unwrap_or(0);
-    let diff = |k: &str| num(&end, k).saturating_sub(num(&start, k));
+    let secs = (end.stats.at - start.stats.at).as_secs_f64().max(1e-3);
     let figures = ServerFigures {
-        tick_hz: num(&end, "tick_hz"),
-        tick_ms: window_percentiles(&start.stats, &end.stats, "total"),
-        replicate_ms: window_percentiles(&start.stats, &end.stats, "replicate"),
-        simulate_ms: window_percentiles(&start.stats, &end.stats, "simulate"),
-        ticks: diff("ticks"),
-        overruns: diff("overruns"),
-        skipped_ticks: diff("skipped_ticks"),
+        window: window(&start.stats, &end.stats),
         cpu_percent: (end.cpu_s - start.cpu_s) / secs * 100.0,
         rss_mib: end.rss as f64 / (1 << 20) as f64,
         kib_per_idle_connection: kib_per_idle,
-        bytes_sent_per_s: diff("bytes_sent") as f64 / secs,
-        snapshots_dropped: diff("snapshots_dropped"),
-        entities: num(&end, "entities"),
     };
     Ok(LoadTestReport {
         bots: config.swarm.bots,
@@ -299,7 +213,8 @@ pub async fn run(mut config: LoadTestConfig, live: Arc<LiveCounters>) -> anyhow:
 
 impl std::fmt::Display for LoadTestReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = &self.server;
+        let s = &self.server.window;
+        let p = &self.server;
         let c = &self.clients;
         let pct = |p: &TickPercentiles| format!("{:.2} / {:.2} / {:.2} / {:.2}", p.p50, p.p99, p.p999, p.max);
         let rtt = |p: &Percentiles| format!("{:.2} / {:.2} / {:.2}", p.p50, p.p99, p.max);
@@ -320,7 +235,7 @@ impl std::fmt::Display for LoadTestReport {
                 format!("snapshots /bot/s {:.1} (lowest {:.1})", c.snapshots_per_bot_per_s, c.min_snapshots_per_s),
             ),
             (
-                format!("cpu {:.1} % of a core  rss {:.1} MiB", s.cpu_percent, s.rss_mib),
+                format!("cpu {:.1} % of a core  rss {:.1} MiB", p.cpu_percent, p.rss_mib),
                 format!("down {:.0} B/bot/s  up {:.0} B/bot/s", c.bytes_down_per_bot_per_s, c.bytes_up_per_bot_per_s),
             ),
             (
@@ -328,7 +243,7 @@ impl std::fmt::Display for LoadTestReport {
                 format!("desyncs {}  errors {}", c.desyncs, c.errors.values().sum::<usize>()),
             ),
             (
-                s.kib_per_idle_connection.map_or(format!("entities {}", s.entities), |k| {
+                p.kib_per_idle_connection.map_or(format!("entities {}", s.entities), |k| {
                     format!("entities {}  {:.1} KiB / idle connection", s.entities, k)
                 }),
                 format!("server exit clean: {}", self.server_exited_cleanly),

@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             duration: args.duration,
             behaviour: args.behaviour,
             seed: args.seed,
+            source_ips: Vec::new(),
         },
         idle: args.idle,
     };

@@ -5,15 +5,18 @@ use arena_bots::behaviour::Behaviour;
 use arena_bots::bot::LiveCounters;
 use arena_bots::report::SwarmReport;
 use arena_bots::swarm::{self, SwarmConfig};
+use arena_bots::{loadtest, server_stats, slo};
 use clap::Parser;
-use std::io::Write;
+use std::io::IsTerminal;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Connects N bots to an Arena server over real WebSockets; they play until the duration is
-/// over, then a report of what they experienced is printed.
+/// over, then a report of what they experienced (and, if the server's /stats is reachable, what
+/// the server measured) is printed. Exit status: 0 ok, 1 an --slo objective was broken, 2 usage.
 #[derive(Debug, Parser)]
 #[command(name = "arena-bots", version, about)]
 struct Args {
@@ -38,6 +41,18 @@ struct Args {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Objectives the run must meet, e.g. "rtt_p99<50ms, desync=0, disconnects=0, tick_p99<8ms";
+    /// metrics: rtt_p50/p99/max, input_ack_p99, snapshot_gap_p99, desync, disconnects, errors,
+    /// joined, snapshot_rate, kbps_down, and from the server tick_p99, overruns. Exit 1 if broken.
+    #[arg(long, value_parser = slo::parse)]
+    slo: Option<slo::Objectives>,
+    /// Local addresses to connect from, round robin (comma-separated, e.g.
+    /// 127.0.0.1,127.0.0.2): one source address has only ~28k ports.
+    #[arg(long, value_delimiter = ',')]
+    source_ips: Vec<IpAddr>,
+    /// Do not read the server's /stats (for servers whose /stats is not reachable).
+    #[arg(long)]
+    no_server_stats: bool,
 }
 
 #[tokio::main]
@@ -54,36 +69,77 @@ async fn main() -> anyhow::Result<()> {
         duration: args.duration,
         behaviour: args.behaviour,
         seed: args.seed,
+        source_ips: args.source_ips.clone(),
+    };
+    let server = if args.no_server_stats { None } else { server_stats::server_addr(&args.url).await.ok() };
+    let start_stats = match server {
+        Some(addr) => server_stats::scrape(addr).await.ok(),
+        None => None,
     };
     let live = Arc::new(LiveCounters::default());
-    let progress = tokio::spawn(print_progress(live.clone(), args.bots));
+    let progress = tokio::spawn(show_progress(live.clone(), args.bots, args.duration));
+    let cpu_start = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0);
+    let started = Instant::now();
     let reports = swarm::run(&config, live).await;
     progress.abort();
-    let report = SwarmReport::from_bots(&reports);
+    let mut report = SwarmReport::from_bots(&reports);
+    let cpu = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0) - cpu_start;
+    report.bots_cpu_ms_per_bot_s = Some(cpu * 1000.0 / started.elapsed().as_secs_f64() / args.bots.max(1) as f64);
+    if let (Some(addr), Some(start)) = (server, &start_stats)
+        && let Ok(end) = server_stats::scrape(addr).await
+    {
+        report.server = Some(server_stats::window(start, &end));
+    }
     println!("\n{report}");
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if let Some(slo::Objectives(objectives)) = &args.slo {
+        let broken = slo::check_all(objectives, &report);
+        for b in &broken {
+            eprintln!("{b}");
+        }
+        if !broken.is_empty() {
+            std::process::exit(1);
+        }
+        println!("all {} objectives met", objectives.len());
+    }
     Ok(())
 }
 
-async fn print_progress(live: Arc<LiveCounters>, target: usize) {
+/// A progress bar on a terminal, a plain line a second otherwise.
+async fn show_progress(live: Arc<LiveCounters>, target: usize, duration: Duration) {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(duration.as_secs());
+        let style = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        bar
+    });
     let mut every = tokio::time::interval(Duration::from_secs(1));
-    let (mut last_snaps, mut last_bytes) = (0, 0);
+    let (mut last_snaps, mut last_down, mut last_up) = (0, 0, 0);
     loop {
         every.tick().await;
         let snaps = live.snapshots.load(Ordering::Relaxed);
-        let bytes = live.bytes_down.load(Ordering::Relaxed);
-        eprintln!(
-            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  desyncs {}  errors {}",
+        let down = live.bytes_down.load(Ordering::Relaxed);
+        let up = live.bytes_up.load(Ordering::Relaxed);
+        let line = format!(
+            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  up {:.1} kbit/s  desyncs {}  errors {}",
             live.connected.load(Ordering::Relaxed),
             snaps - last_snaps,
-            (bytes - last_bytes) as f64 * 8.0 / 1000.0,
+            (down - last_down) as f64 * 8.0 / 1000.0,
+            (up - last_up) as f64 * 8.0 / 1000.0,
             live.desyncs.load(Ordering::Relaxed),
             live.errors.load(Ordering::Relaxed),
         );
-        let _ = std::io::stderr().flush();
-        (last_snaps, last_bytes) = (snaps, bytes);
+        match &bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(line);
+            }
+            None => eprintln!("{line}"),
+        }
+        (last_snaps, last_down, last_up) = (snaps, down, up);
     }
 }

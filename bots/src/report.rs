@@ -41,6 +41,16 @@ pub struct SwarmReport {
     pub bytes_per_snapshot: f64,
     /// Ping round-trip times, milliseconds.
     pub rtt_ms: Percentiles,
+    /// From sending an input to the snapshot that acknowledges it, milliseconds.
+    pub input_ack_ms: Percentiles,
+    /// Time between consecutive snapshots, milliseconds.
+    pub snapshot_gap_ms: Percentiles,
+    /// Bots the server disconnected, by close code and reason.
+    pub disconnects: BTreeMap<String, usize>,
+    /// CPU of the bots' process per bot per second, milliseconds (filled by the binary).
+    pub bots_cpu_ms_per_bot_s: Option<f64>,
+    /// The server's own figures for the run, if its `/stats` was reachable.
+    pub server: Option<crate::server_stats::ServerWindow>,
     /// Snapshots that failed to apply or whose checksum did not match, all bots together.
     pub desyncs: u64,
     /// Full snapshots received (one per join, plus one per desync).
@@ -55,7 +65,7 @@ impl SwarmReport {
     /// Folds the bots' reports into one.
     #[must_use]
     pub fn from_bots(reports: &[BotReport]) -> SwarmReport {
-        let mut rtt = rtt_histogram();
+        let (mut rtt, mut ack, mut gap) = (rtt_histogram(), rtt_histogram(), rtt_histogram());
         let mut out = SwarmReport { bots: reports.len(), min_snapshots_per_s: f64::INFINITY, ..Default::default() };
         let (mut rate_sum, mut down_sum, mut up_sum, mut snaps, mut bytes) = (0.0, 0.0, 0.0, 0u64, 0u64);
         for r in reports {
@@ -63,6 +73,11 @@ impl SwarmReport {
                 *out.errors.entry(e.clone()).or_default() += 1;
             }
             let _ = rtt.add(&r.rtt_us);
+            let _ = ack.add(&r.input_ack_us);
+            let _ = gap.add(&r.snapshot_gap_us);
+            if let Some((code, reason)) = &r.close {
+                *out.disconnects.entry(format!("{code} {reason}")).or_default() += 1;
+            }
             out.kills_seen = out.kills_seen.max(r.kills_seen);
             out.desyncs += r.desyncs;
             out.full_snapshots += r.full_snapshots;
@@ -89,11 +104,17 @@ impl SwarmReport {
             out.min_snapshots_per_s = 0.0;
         }
         out.bytes_per_snapshot = if snaps > 0 { bytes as f64 / snaps as f64 } else { 0.0 };
-        let ms = |q: f64| rtt.value_at_quantile(q) as f64 / 1000.0;
-        out.rtt_ms =
-            Percentiles { count: rtt.len(), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), max: rtt.max() as f64 / 1000.0 };
+        out.rtt_ms = percentiles(&rtt);
+        out.input_ack_ms = percentiles(&ack);
+        out.snapshot_gap_ms = percentiles(&gap);
         out
     }
+}
+
+/// p50/p90/p99/max in milliseconds of a histogram in microseconds.
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Percentiles { count: h.len(), p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), max: h.max() as f64 / 1000.0 }
 }
 
 impl fmt::Display for SwarmReport {
@@ -118,6 +139,9 @@ impl fmt::Display for SwarmReport {
             "rtt ms p50/p90/p99/max {:>10.2} / {:.2} / {:.2} / {:.2}   ({} pings)",
             r.p50, r.p90, r.p99, r.max, r.count
         )?;
+        let (a, g) = (&self.input_ack_ms, &self.snapshot_gap_ms);
+        writeln!(f, "input→ack ms p50/p99   {:>10.2} / {:.2}   (max {:.2})", a.p50, a.p99, a.max)?;
+        writeln!(f, "snapshot gap ms p50/p99{:>10.2} / {:.2}   (max {:.2})", g.p50, g.p99, g.max)?;
         writeln!(f, "desyncs                {:>10}   ({} full snapshots)", self.desyncs, self.full_snapshots)?;
         writeln!(f, "kills seen             {:>10}   (top score {})", self.kills_seen, self.top_score)?;
         if self.errors.is_empty() {
@@ -126,6 +150,25 @@ impl fmt::Display for SwarmReport {
             for (e, n) in &self.errors {
                 writeln!(f, "error ×{n:<6} {e}")?;
             }
+        }
+        for (close, n) in &self.disconnects {
+            writeln!(f, "disconnected ×{n:<6} close {close}")?;
+        }
+        if let Some(cpu) = self.bots_cpu_ms_per_bot_s {
+            writeln!(f, "bots CPU               {cpu:>10.3} ms per bot per second")?;
+        }
+        if let Some(s) = &self.server {
+            let t = &s.tick_ms;
+            writeln!(f, "server tick ms p50/p99/p99.9/max {:.2} / {:.2} / {:.2} / {:.2}", t.p50, t.p99, t.p999, t.max)?;
+            writeln!(
+                f,
+                "server ticks {}  overruns {}  skipped {}  sent {:.0} kB/s  dropped snapshots {}",
+                s.ticks,
+                s.overruns,
+                s.skipped_ticks,
+                s.bytes_sent_per_s / 1000.0,
+                s.snapshots_dropped
+            )?;
         }
         Ok(())
     }

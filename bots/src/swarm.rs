@@ -23,6 +23,8 @@ pub struct SwarmConfig {
     pub behaviour: Behaviour,
     /// Seed of the bots' random numbers.
     pub seed: u64,
+    /// Local addresses the bots connect from, round robin (empty: the OS chooses).
+    pub source_ips: Vec<std::net::IpAddr>,
 }
 
 /// Starts every bot of `config` over the ramp, lets them play until the deadline and returns
@@ -40,6 +42,7 @@ pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport
             protocol_version: arena_protocol::PROTOCOL_VERSION,
             brain: Brain::new(config.behaviour, rng),
             stop_at,
+            source_ip: (!config.source_ips.is_empty()).then(|| config.source_ips[i % config.source_ips.len()]),
         };
         let live = live.clone();
         handles.push(tokio::spawn(async move {

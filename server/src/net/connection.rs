@@ -63,8 +63,14 @@ where
                 }
                 outcome.joined
             }
-            // Telling the room we left is harmless if we never joined.
-            None => true,
+            // The writer ended first: the room closed us (and counted why), or the socket failed
+            // because the peer went away. Telling the room we left is harmless if we never joined.
+            None => {
+                if !mailbox.is_closing() {
+                    app.stats.count_close("client_left");
+                }
+                true
+            }
         };
         // Let the writer send its close frame, then read on until the peer answers it: closing a
         // socket with unread input makes the kernel send a reset, which can destroy the close

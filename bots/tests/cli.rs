@@ -1,0 +1,63 @@
+//! The `arena-bots` binary against a real in-process server: the JSON report has every field,
+//! a broken objective exits 1, a met one 0, a bad flag 2.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_arena-bots");
+
+fn run_bots(url: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--url", url, "--bots", "5", "--duration", "3s", "--ramp", "500ms"])
+        .args(extra)
+        .output()
+        .expect("the bots binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slos_decide_the_exit_status_and_the_json_is_complete() {
+    let mut config = arena_server::config::Config::for_tests();
+    config.seed = Some(1);
+    let server = arena_server::start(&config).await.expect("a server on a free port");
+    let url = server.ws_url();
+    let json_path = std::env::temp_dir().join(format!("arena-bots-report-{}.json", std::process::id()));
+    let json_arg = json_path.to_str().expect("utf-8 temp path").to_owned();
+
+    let (met, broken, usage) = tokio::task::spawn_blocking(move || {
+        let met = run_bots(&url, &["--slo", "desync=0, errors=0, joined>=5", "--json", &json_arg]);
+        let broken = run_bots(&url, &["--slo", "rtt_p99<0.001ms"]);
+        let usage = run_bots(&url, &["--slo", "latency<5ms"]);
+        (met, broken, usage)
+    })
+    .await
+    .expect("runner task");
+    server.shutdown().await;
+
+    assert_eq!(met.status.code(), Some(0), "met objectives exit 0: {}", String::from_utf8_lossy(&met.stderr));
+    assert_eq!(broken.status.code(), Some(1), "a broken objective exits 1");
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("SLO violated: rtt_p99<0.001ms"));
+    assert_eq!(usage.status.code(), Some(2), "an unknown metric is a usage error");
+
+    let text = std::fs::read_to_string(&json_path).expect("the JSON report was written");
+    let _ = std::fs::remove_file(&json_path);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+    for key in [
+        "bots",
+        "joined",
+        "errors",
+        "snapshots_per_bot_per_s",
+        "bytes_down_per_bot_per_s",
+        "bytes_up_per_bot_per_s",
+        "rtt_ms",
+        "input_ack_ms",
+        "snapshot_gap_ms",
+        "desyncs",
+        "disconnects",
+        "bots_cpu_ms_per_bot_s",
+        "server",
+    ] {
+        assert!(v.get(key).is_some(), "the JSON report should have `{key}`: {text}");
+    }
+    assert_eq!(v["joined"], 5);
+    assert!(v["server"]["tick_ms"]["p99"].is_number(), "the server's own tick figures are included");
+    assert!(v["input_ack_ms"]["count"].as_u64().unwrap_or(0) > 0, "input acknowledgements are measured");
+}
