@@ -31,6 +31,7 @@ async fn a_wrong_protocol_version_is_turned_away_with_a_reason() {
         protocol_version: 999,
         brain: Brain::fixed(0),
         stop_at: Instant::now() + WITHIN,
+        chaos: None,
         source_ip: None,
     };
     let report = bot::run(config, Arc::new(LiveCounters::default())).await;

@@ -31,6 +31,7 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         protocol_version: PROTOCOL_VERSION,
         brain,
         stop_at: Instant::now() + play,
+        chaos: None,
         source_ip: None,
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))

@@ -20,6 +20,7 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         behaviour: Behaviour::Mixed,
         seed: 9,
         source_ips: Vec::new(),
+        chaos: None,
     };
     let live = Arc::new(LiveCounters::default());
     let bots = swarm::run(&config, live.clone()).await;

@@ -26,6 +26,25 @@ pub enum Behaviour {
     Mixed,
 }
 
+/// Misbehaviours for hardening the server: each one is a client the server must survive, and
+/// close with the right reason, without anyone else noticing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Chaos {
+    /// Joins, then stops reading (the server should drop it as too slow).
+    SlowReader,
+    /// Connects and never says Hello (the server should time it out).
+    Silent,
+    /// Joins, then sends bytes that are not a message.
+    Malformed,
+    /// Joins, then sends a frame far larger than any message.
+    Oversize,
+    /// Joins, then sends inputs as fast as it can.
+    Flood,
+    /// Connects, joins and leaves over and over until the run ends.
+    ReconnectStorm,
+}
+
 /// Buttons pressed on every input, for tests that steer a ship a known way.
 pub type FixedButtons = u8;
 

@@ -31,6 +31,8 @@ pub struct BotConfig {
     pub brain: Brain,
     /// When it disconnects.
     pub stop_at: Instant,
+    /// A misbehaviour to perform instead of playing.
+    pub chaos: Option<crate::behaviour::Chaos>,
     /// Local address to connect from (one source address has ~28k ports; spread big swarms
     /// over several `127.0.0.x`). `None`: the OS chooses.
     pub source_ip: Option<std::net::IpAddr>,
@@ -98,6 +100,8 @@ pub struct BotReport {
     pub bye: Option<Bye>,
     /// Close code and reason of a close frame from the server.
     pub close: Option<(u16, String)>,
+    /// Connections made (more than one only for a reconnect storm).
+    pub connections: u64,
 }
 
 impl BotReport {
@@ -124,6 +128,7 @@ impl BotReport {
             top_score_seen: 0,
             bye: None,
             close: None,
+            connections: 0,
         }
     }
 }
@@ -143,6 +148,12 @@ pub fn websocket_config() -> WebSocketConfig {
 /// Runs one bot until `config.stop_at`, the server closes it, or the connection fails.
 pub async fn run(mut config: BotConfig, live: Arc<LiveCounters>) -> BotReport {
     let mut report = BotReport::new();
+    if let Some(chaos) = config.chaos {
+        if let Err(e) = crate::chaos::misbehave(&config, chaos, &mut report).await {
+            report.error = Some(e);
+        }
+        return report;
+    }
     if let Err(e) = play(&mut config, &live, &mut report).await {
         live.errors.fetch_add(1, Ordering::Relaxed);
         report.error = Some(e);
@@ -154,6 +165,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
     let ws = tokio::time::timeout_at(config.stop_at, connect(&config.url, config.source_ip))
         .await
         .map_err(|_| "connect timed out".to_owned())??;
+    report.connections += 1;
     let (mut sink, mut stream) = ws.split();
     let mut buf = Vec::new();
     let mut send = async |msg: &ClientMsg, report: &mut BotReport| {
@@ -281,27 +293,31 @@ struct Timing {
 }
 
 /// The WebSocket stream a bot plays over.
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects to `url`, from `source_ip` if given.
-async fn connect(url: &str, source_ip: Option<std::net::IpAddr>) -> Result<Socket, String> {
-    let Some(ip) = source_ip else {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(websocket_config()), true)
-            .await
-            .map_err(|e| format!("connect failed: {e}"))?;
-        return Ok(ws);
-    };
+/// Connects to `url`, from `source_ip` if given, with a kernel receive buffer of
+/// `recv_buffer` bytes if given (a small one makes a client that stops reading show up fast).
+pub(crate) async fn connect_with(
+    url: &str,
+    source_ip: Option<std::net::IpAddr>,
+    recv_buffer: Option<u32>,
+) -> Result<Socket, String> {
     let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
     let host = uri.host().ok_or_else(|| format!("no host in {url}"))?;
     let port = uri.port_u16().unwrap_or(80);
     let addr = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .find(|a| a.is_ipv4() == ip.is_ipv4())
-        .ok_or_else(|| format!("{host} has no address of the family of {ip}"))?;
-    let socket = if ip.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+        .find(|a| source_ip.is_none_or(|ip| a.is_ipv4() == ip.is_ipv4()))
+        .ok_or_else(|| format!("{host} has no usable address"))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
         .map_err(|e| format!("socket: {e}"))?;
-    socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(|e| format!("cannot bind source address {ip}: {e}"))?;
+    if let Some(ip) = source_ip {
+        socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(|e| format!("cannot bind source address {ip}: {e}"))?;
+    }
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes).map_err(|e| format!("cannot set the receive buffer: {e}"))?;
+    }
     let tcp = socket.connect(addr).await.map_err(|e| format!("connect failed: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
@@ -309,6 +325,11 @@ async fn connect(url: &str, source_ip: Option<std::net::IpAddr>) -> Result<Socke
         .await
         .map_err(|e| format!("websocket handshake failed: {e}"))?;
     Ok(ws)
+}
+
+/// Connects to `url`, from `source_ip` if given.
+pub(crate) async fn connect(url: &str, source_ip: Option<std::net::IpAddr>) -> Result<Socket, String> {
+    connect_with(url, source_ip, None).await
 }
 
 /// Takes in one server message.

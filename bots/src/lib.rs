@@ -1,7 +1,7 @@
 //! Headless Arena clients that speak the real protocol over real WebSockets.
 //!
 //! - [`bot`]: one bot: connect, Hello, mirror the world, play, measure.
-//! - [`behaviour`]: how a bot plays (pure: mirror in, buttons out).
+//! - [`behaviour`]: how a bot plays (pure: mirror in, buttons out); [`chaos`]: how one misbehaves.
 //! - [`mirror`]: the bot's copy of the world, built only from what the server sent.
 //! - [`swarm`]: many bots over a ramp; [`report`]: their figures folded into one report.
 //! - [`loadtest`]: the operator's benchmark: server binary + swarm, figures side by side.
@@ -12,6 +12,7 @@
 
 pub mod behaviour;
 pub mod bot;
+pub mod chaos;
 pub mod loadtest;
 pub mod mirror;
 pub mod report;

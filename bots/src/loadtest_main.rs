@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             behaviour: args.behaviour,
             seed: args.seed,
             source_ips: Vec::new(),
+            chaos: None,
         },
         idle: args.idle,
     };

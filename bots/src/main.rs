@@ -50,6 +50,14 @@ struct Args {
     /// 127.0.0.1,127.0.0.2): one source address has only ~28k ports.
     #[arg(long, value_delimiter = ',')]
     source_ips: Vec<IpAddr>,
+    /// A misbehaviour for a share of the bots (see --chaos-share): slow-reader, silent,
+    /// malformed, oversize, flood, reconnect-storm. The report's disconnects show how the server
+    /// answered.
+    #[arg(long, value_enum)]
+    chaos: Option<arena_bots::behaviour::Chaos>,
+    /// Share of the bots (0–1) that misbehave with --chaos.
+    #[arg(long, default_value_t = 0.1)]
+    chaos_share: f64,
     /// Do not read the server's /stats (for servers whose /stats is not reachable).
     #[arg(long)]
     no_server_stats: bool,
@@ -70,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         behaviour: args.behaviour,
         seed: args.seed,
         source_ips: args.source_ips.clone(),
+        chaos: args.chaos.map(|c| (c, args.chaos_share)),
     };
     let server = if args.no_server_stats { None } else { server_stats::server_addr(&args.url).await.ok() };
     let start_stats = match server {

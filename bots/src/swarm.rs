@@ -25,6 +25,8 @@ pub struct SwarmConfig {
     pub seed: u64,
     /// Local addresses the bots connect from, round robin (empty: the OS chooses).
     pub source_ips: Vec<std::net::IpAddr>,
+    /// A misbehaviour for a share of the bots, and that share (0–1).
+    pub chaos: Option<(crate::behaviour::Chaos, f64)>,
 }
 
 /// Starts every bot of `config` over the ramp, lets them play until the deadline and returns
@@ -42,6 +44,10 @@ pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport
             protocol_version: arena_protocol::PROTOCOL_VERSION,
             brain: Brain::new(config.behaviour, rng),
             stop_at,
+            chaos: config.chaos.and_then(|(c, share)| {
+                let every = (1.0 / share.clamp(1e-6, 1.0)).round().max(1.0) as usize;
+                i.is_multiple_of(every).then_some(c)
+            }),
             source_ip: (!config.source_ips.is_empty()).then(|| config.source_ips[i % config.source_ips.len()]),
         };
         let live = live.clone();
