@@ -4,6 +4,7 @@ use anyhow::Context;
 use arena_bots::behaviour::Behaviour;
 use arena_bots::bot::LiveCounters;
 use arena_bots::report::SwarmReport;
+use arena_bots::scenario::{Plan, Scenario};
 use arena_bots::swarm::{self, SwarmConfig};
 use arena_bots::{loadtest, server_stats, slo};
 use clap::Parser;
@@ -58,6 +59,10 @@ struct Args {
     /// Share of the bots (0–1) that misbehave with --chaos.
     #[arg(long, default_value_t = 0.1)]
     chaos_share: f64,
+    /// A scenario file (TOML: phases of ramp, hold, spike, churn, and behaviour mixes, chaos
+    /// included) instead of --bots/--ramp/--duration/--behaviour; see the README.
+    #[arg(long, conflicts_with_all = ["bots", "ramp", "duration", "behaviour", "chaos"])]
+    scenario: Option<PathBuf>,
     /// Do not read the server's /stats (for servers whose /stats is not reachable).
     #[arg(long)]
     no_server_stats: bool,
@@ -85,15 +90,30 @@ async fn main() -> anyhow::Result<()> {
         Some(addr) => server_stats::scrape(addr).await.ok(),
         None => None,
     };
+    let (plan, seed) = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let scenario = match Scenario::from_toml(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: scenario {}: {e}", path.display());
+                    std::process::exit(2);
+                }
+            };
+            (scenario.plan().map_err(anyhow::Error::msg)?, scenario.seed)
+        }
+        None => (swarm::plan(&config), config.seed),
+    };
+    let peak = peak_population(&plan);
     let live = Arc::new(LiveCounters::default());
-    let progress = tokio::spawn(show_progress(live.clone(), args.bots, args.duration));
+    let progress = tokio::spawn(show_progress(live.clone(), peak, plan.length));
     let cpu_start = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0);
     let started = Instant::now();
-    let reports = swarm::run(&config, live).await;
+    let reports = swarm::run_plan(&config.url, &plan, seed, &config.source_ips, live).await;
     progress.abort();
     let mut report = SwarmReport::from_bots(&reports);
     let cpu = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0) - cpu_start;
-    report.bots_cpu_ms_per_bot_s = Some(cpu * 1000.0 / started.elapsed().as_secs_f64() / args.bots.max(1) as f64);
+    report.bots_cpu_ms_per_bot_s = Some(cpu * 1000.0 / started.elapsed().as_secs_f64() / peak.max(1) as f64);
     if let (Some(addr), Some(start)) = (server, &start_stats)
         && let Ok(end) = server_stats::scrape(addr).await
     {
@@ -115,6 +135,21 @@ async fn main() -> anyhow::Result<()> {
         println!("all {} objectives met", objectives.len());
     }
     Ok(())
+}
+
+/// The most bots a plan has connected at once.
+fn peak_population(plan: &Plan) -> usize {
+    let mut events: Vec<(Duration, i64)> = plan.bots.iter().flat_map(|b| [(b.start, 1), (b.stop, -1)]).collect();
+    events.sort();
+    events
+        .iter()
+        .scan(0i64, |n, (_, d)| {
+            *n += d;
+            Some(*n)
+        })
+        .max()
+        .unwrap_or(0)
+        .max(0) as usize
 }
 
 /// A progress bar on a terminal, a plain line a second otherwise.

@@ -2,8 +2,10 @@
 
 use crate::behaviour::{Behaviour, Brain};
 use crate::bot::{self, BotConfig, BotReport, LiveCounters};
+use crate::scenario::{Plan, PlannedBot, Role};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -32,27 +34,58 @@ pub struct SwarmConfig {
 /// Starts every bot of `config` over the ramp, lets them play until the deadline and returns
 /// their reports in bot order. `live` is updated while they run.
 pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport> {
-    let start = Instant::now();
-    let stop_at = start + config.duration;
-    let mut handles = Vec::with_capacity(config.bots);
-    for i in 0..config.bots {
-        let offset = if config.bots > 1 { config.ramp.mul_f64(i as f64 / config.bots as f64) } else { Duration::ZERO };
-        let rng = Pcg64Mcg::seed_from_u64(config.seed.wrapping_add(i as u64));
-        let bot = BotConfig {
-            url: config.url.clone(),
-            name: format!("bot-{i}"),
-            protocol_version: arena_protocol::PROTOCOL_VERSION,
-            brain: Brain::new(config.behaviour, rng),
-            stop_at,
-            chaos: config.chaos.and_then(|(c, share)| {
+    run_plan(&config.url, &plan(config), config.seed, &config.source_ips, live).await
+}
+
+/// The plan of a plain swarm: everyone joins evenly over the ramp and stays to the end; with
+/// `chaos`, every n-th bot misbehaves.
+#[must_use]
+pub fn plan(config: &SwarmConfig) -> Plan {
+    let n = config.bots;
+    let bots = (0..n)
+        .map(|i| {
+            let start = if n > 1 { config.ramp.mul_f64(i as f64 / n as f64) } else { Duration::ZERO };
+            let chaos = config.chaos.and_then(|(c, share)| {
                 let every = (1.0 / share.clamp(1e-6, 1.0)).round().max(1.0) as usize;
                 i.is_multiple_of(every).then_some(c)
-            }),
-            source_ip: (!config.source_ips.is_empty()).then(|| config.source_ips[i % config.source_ips.len()]),
+            });
+            let role = chaos.map_or(Role::Play(config.behaviour), Role::Chaos);
+            PlannedBot { start, stop: config.duration, role }
+        })
+        .collect();
+    Plan { bots, length: config.duration }
+}
+
+/// Runs every bot of `plan` against `url` at its planned times and returns their reports in
+/// plan order.
+pub async fn run_plan(
+    url: &str,
+    plan: &Plan,
+    seed: u64,
+    source_ips: &[IpAddr],
+    live: Arc<LiveCounters>,
+) -> Vec<BotReport> {
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(plan.bots.len());
+    for (i, planned) in plan.bots.iter().enumerate() {
+        let rng = Pcg64Mcg::seed_from_u64(seed.wrapping_add(i as u64));
+        let (behaviour, chaos) = match planned.role {
+            Role::Play(b) => (b, None),
+            Role::Chaos(c) => (Behaviour::Idle, Some(c)),
+        };
+        let bot = BotConfig {
+            url: url.to_owned(),
+            name: format!("bot-{i}"),
+            protocol_version: arena_protocol::PROTOCOL_VERSION,
+            brain: Brain::new(behaviour, rng),
+            stop_at: start + planned.stop,
+            chaos,
+            source_ip: (!source_ips.is_empty()).then(|| source_ips[i % source_ips.len()]),
         };
         let live = live.clone();
+        let at = start + planned.start;
         handles.push(tokio::spawn(async move {
-            tokio::time::sleep_until(start + offset).await;
+            tokio::time::sleep_until(at).await;
             bot::run(bot, live).await
         }));
     }

@@ -61,3 +61,33 @@ async fn slos_decide_the_exit_status_and_the_json_is_complete() {
     assert!(v["server"]["tick_ms"]["p99"].is_number(), "the server's own tick figures are included");
     assert!(v["input_ack_ms"]["count"].as_u64().unwrap_or(0) > 0, "input acknowledgements are measured");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_file_drives_the_swarm() {
+    let mut config = arena_server::config::Config::for_tests();
+    config.seed = Some(2);
+    let server = arena_server::start(&config).await.expect("a server on a free port");
+    let url = server.ws_url();
+    let dir = std::env::temp_dir();
+    let scenario = dir.join(format!("arena-scenario-{}.toml", std::process::id()));
+    let json = dir.join(format!("arena-scenario-report-{}.json", std::process::id()));
+    std::fs::write(
+        &scenario,
+        "seed = 3\n[[phase]]\nkind = \"ramp\"\nbots = 6\nduration = \"1s\"\n[[phase]]\nkind = \"spike\"\nbots = 9\nduration = \"1s\"\n[[phase]]\nkind = \"churn\"\nrate = 2\nduration = \"1s\"\n",
+    )
+    .expect("write the scenario");
+    let (s, j) = (scenario.to_str().unwrap_or("").to_owned(), json.to_str().unwrap_or("").to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN).args(["--url", &url, "--scenario", &s, "--json", &j, "--slo", "desync=0, errors=0"]).output()
+    })
+    .await
+    .expect("runner task")
+    .expect("the bots binary runs");
+    server.shutdown().await;
+    let report = std::fs::read_to_string(&json).unwrap_or_default();
+    let _ = (std::fs::remove_file(&scenario), std::fs::remove_file(&json));
+    assert_eq!(out.status.code(), Some(0), "the scenario should run clean: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&report).expect("a JSON report");
+    assert_eq!(v["bots"], 6 + 3 + 2, "six ramped, three spiking, two churned in");
+    assert_eq!(v["joined"], 11);
+}
