@@ -58,3 +58,22 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         "live counters match the final report"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_several_source_addresses() {
+    let server = start_server(|_| {}).await;
+    let config = SwarmConfig {
+        url: server.ws_url(),
+        bots: 6,
+        ramp: Duration::from_millis(300),
+        duration: Duration::from_secs(2),
+        behaviour: Behaviour::Wander,
+        seed: 1,
+        source_ips: vec!["127.0.0.2".parse().expect("an address"), "127.0.0.3".parse().expect("an address")],
+        chaos: None,
+    };
+    let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
+    server.shutdown().await;
+    let report = SwarmReport::from_bots(&bots);
+    assert_eq!(report.joined, 6, "bots bound to 127.0.0.2 and 127.0.0.3 should all join: {:?}", report.errors);
+}

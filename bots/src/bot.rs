@@ -53,6 +53,26 @@ pub struct LiveCounters {
     pub errors: AtomicU64,
     /// Snapshots that did not apply or whose checksum did not match.
     pub desyncs: AtomicU64,
+    /// Recent round trips in microseconds (the progress display reads and resets it).
+    pub recent_rtt_us: std::sync::Mutex<Option<Histogram<u64>>>,
+}
+
+impl LiveCounters {
+    /// Adds one round trip to the recent ones.
+    pub fn record_rtt(&self, us: u64) {
+        let mut h = self.recent_rtt_us.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.get_or_insert_with(rtt_histogram).saturating_record(us.max(1));
+    }
+
+    /// The p99 of the round trips since the last call, in milliseconds, and forgets them.
+    pub fn take_rtt_p99_ms(&self) -> Option<f64> {
+        let mut h = self.recent_rtt_us.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let p99 = h.as_ref().filter(|h| !h.is_empty()).map(|h| h.value_at_quantile(0.99) as f64 / 1000.0);
+        if let Some(h) = h.as_mut() {
+            h.reset();
+        }
+        p99
+    }
 }
 
 /// What one bot measured.
@@ -375,6 +395,7 @@ fn receive(
         ServerMsg::Pong { t } => {
             let rtt = (epoch.elapsed().as_micros() as u64).saturating_sub(t);
             report.rtt_us.saturating_record(rtt.max(1));
+            live.record_rtt(rtt);
         }
         ServerMsg::Event(event) => {
             if matches!(event, GameEvent::Kill { .. }) {

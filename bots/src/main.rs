@@ -169,11 +169,12 @@ async fn show_progress(live: Arc<LiveCounters>, target: usize, duration: Duratio
         let down = live.bytes_down.load(Ordering::Relaxed);
         let up = live.bytes_up.load(Ordering::Relaxed);
         let line = format!(
-            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  up {:.1} kbit/s  desyncs {}  errors {}",
+            "connected {}/{target}  snapshots/s {}  down {:.1} kbit/s  up {:.1} kbit/s  rtt p99 {}  desyncs {}  errors {}",
             live.connected.load(Ordering::Relaxed),
             snaps - last_snaps,
             (down - last_down) as f64 * 8.0 / 1000.0,
             (up - last_up) as f64 * 8.0 / 1000.0,
+            live.take_rtt_p99_ms().map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
             live.desyncs.load(Ordering::Relaxed),
             live.errors.load(Ordering::Relaxed),
         );
