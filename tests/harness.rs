@@ -120,14 +120,7 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     check()
 }
 
-/// A plain HTTP/1.0 GET over a TCP socket: the status code and the body.
+/// A plain HTTP/1.0 GET: the status code and the body (0 and empty if the request failed).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(addr).await.expect("the server should accept TCP connections");
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: arena\r\n\r\n").as_bytes()).await.expect("write the request");
-    let mut out = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out)).await;
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
-    (status, body)
+    arena_bots::server_stats::http_get(addr, path).await.unwrap_or_default()
 }

@@ -21,3 +21,12 @@ pub mod scenario;
 pub mod server_stats;
 pub mod slo;
 pub mod swarm;
+
+/// Logs of the bots' binaries: to stderr (stdout is for the report), `warn` unless `RUST_LOG`
+/// says otherwise.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+}
