@@ -57,6 +57,9 @@ pub struct ServerFigures {
     pub rss_mib: f64,
     /// Memory per idle connection (RSS growth while opening them / their number), KiB.
     pub kib_per_idle_connection: Option<f64>,
+    /// Memory per connection, idle and playing together (RSS growth from the empty server to the
+    /// end of the run / connections), KiB.
+    pub kib_per_connection: f64,
 }
 
 /// Picks a free loopback port (bound and released; the server binds it right after).
@@ -172,6 +175,7 @@ pub async fn run(mut config: LoadTestConfig, live: Arc<LiveCounters>) -> anyhow:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let empty_rss = process_figures(pid).map_or(0, |f| f.1);
     let mut kib_per_idle = None;
     let _idle = if config.idle > 0 {
         let before = process_figures(pid).map_or(0, |f| f.1);
@@ -200,6 +204,9 @@ pub async fn run(mut config: LoadTestConfig, live: Arc<LiveCounters>) -> anyhow:
         cpu_percent: (end.cpu_s - start.cpu_s) / secs * 100.0,
         rss_mib: end.rss as f64 / (1 << 20) as f64,
         kib_per_idle_connection: kib_per_idle,
+        kib_per_connection: end.rss.saturating_sub(empty_rss) as f64
+            / 1024.0
+            / (config.swarm.bots + config.idle).max(1) as f64,
     };
     Ok(LoadTestReport {
         bots: config.swarm.bots,
@@ -235,7 +242,10 @@ impl std::fmt::Display for LoadTestReport {
                 format!("snapshots /bot/s {:.1} (lowest {:.1})", c.snapshots_per_bot_per_s, c.min_snapshots_per_s),
             ),
             (
-                format!("cpu {:.1} % of a core  rss {:.1} MiB", p.cpu_percent, p.rss_mib),
+                format!(
+                    "cpu {:.1} % of a core  rss {:.1} MiB ({:.0} KiB/conn)",
+                    p.cpu_percent, p.rss_mib, p.kib_per_connection
+                ),
                 format!("down {:.0} B/bot/s  up {:.0} B/bot/s", c.bytes_down_per_bot_per_s, c.bytes_up_per_bot_per_s),
             ),
             (
