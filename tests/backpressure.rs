@@ -1,13 +1,11 @@
 //! Backpressure: a client that stops reading gets its snapshots dropped (latest wins), does not
 //! slow anybody else down, and is closed once it has been behind for the configured time.
 
-use arena_bots::behaviour::{Behaviour, Brain};
+use arena_bots::behaviour::Behaviour;
 use arena_protocol::codec::encode_client;
 use arena_protocol::{ClientMsg, Hello, PROTOCOL_VERSION};
-use arena_tests::{eventually, reports, spawn_bot, start_server};
+use arena_tests::{eventually, reports, spawn_bots, start_server};
 use futures_util::SinkExt;
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -24,9 +22,7 @@ async fn a_client_that_stops_reading_is_dropped_without_hurting_the_others() {
     let url = server.ws_url();
     let stats = server.stats().clone();
     let play = Duration::from_secs(8);
-    let handles: Vec<_> = (0..10)
-        .map(|i| spawn_bot(&url, &format!("bot{i}"), Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)), play))
-        .collect();
+    let handles: Vec<_> = spawn_bots(&url, 10, Behaviour::Chase, play);
 
     // The sloth: a tiny receive window, a proper Hello, then it never reads again.
     let socket = TcpSocket::new_v4().expect("a socket");

@@ -5,9 +5,7 @@ use arena_bots::behaviour::{Behaviour, Brain};
 use arena_bots::bot::{self, BotConfig, LiveCounters};
 use arena_protocol::codec::encode_client;
 use arena_protocol::{ByeReason, ClientMsg, InputFrame, ServerMsg};
-use arena_tests::{RawClient, reports, spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_tests::{RawClient, reports, spawn_bot, spawn_bots, start_server};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -48,9 +46,7 @@ async fn a_garbage_frame_closes_that_connection_and_nobody_elses() {
     let server = start_server(|c| c.arena_size = 1000).await;
     let url = server.ws_url();
     let play = Duration::from_secs(3);
-    let handles = (0..3)
-        .map(|i| spawn_bot(&url, &format!("b{i}"), Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i)), play))
-        .collect();
+    let handles = spawn_bots(&url, 3, Behaviour::Wander, play);
 
     let mut vandal = RawClient::joined(&url).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

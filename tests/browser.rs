@@ -5,10 +5,8 @@
 //! (`scripts/build-web.sh`) and `tests/browser/node_modules` (`npm ci` there). A missing piece
 //! fails the test with the command that fixes it; it is never skipped.
 
-use arena_bots::behaviour::{Behaviour, Brain};
-use arena_tests::{spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_bots::behaviour::Behaviour;
+use arena_tests::{spawn_bots, start_server};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -31,16 +29,7 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
 
     let server = start_server(|c| c.arena_size = 1200).await;
     let url = server.ws_url();
-    let bots: Vec<_> = (0..4)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("bot{i}"),
-                Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i)),
-                Duration::from_secs(90),
-            )
-        })
-        .collect();
+    let bots: Vec<_> = spawn_bots(&url, 4, Behaviour::Wander, Duration::from_secs(90));
 
     let base = format!("http://{}/", server.local_addr());
     let script = root.join("tests/browser/play.mjs");

@@ -4,9 +4,7 @@
 use arena_bots::behaviour::{Behaviour, Brain, Chaos};
 use arena_bots::bot::{self, BotConfig, LiveCounters};
 use arena_protocol::PROTOCOL_VERSION;
-use arena_tests::{reports, spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_tests::{reports, spawn_bots, start_server};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -23,9 +21,7 @@ async fn every_misbehaviour_is_closed_and_nobody_else_notices() {
     .await;
     let url = server.ws_url();
     let play = Duration::from_secs(6);
-    let good: Vec<_> = (0..5)
-        .map(|i| spawn_bot(&url, &format!("good{i}"), Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)), play))
-        .collect();
+    let good: Vec<_> = spawn_bots(&url, 5, Behaviour::Chase, play);
     let kinds =
         [Chaos::Silent, Chaos::Malformed, Chaos::Oversize, Chaos::Flood, Chaos::SlowReader, Chaos::ReconnectStorm];
     let chaos: Vec<_> = kinds

@@ -1,13 +1,15 @@
 //! The end-to-end test harness: a real server in-process on `127.0.0.1:0`, bots and raw
 //! WebSocket clients that talk to it over loopback, and waits that are bounded.
 
-use arena_bots::behaviour::Brain;
+use arena_bots::behaviour::{Behaviour, Brain};
 use arena_bots::bot::{self, BotConfig, BotReport, LiveCounters};
 use arena_protocol::codec::encode_client;
 use arena_protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_server};
 use arena_server::RunningServer;
 use arena_server::config::Config;
 use futures_util::{SinkExt, StreamExt};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -35,6 +37,13 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         source_ip: None,
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
+}
+
+/// Runs `n` bots named `bot0`, `bot1`, … playing `behaviour` (bot `i` seeded with `i`) for `play`.
+pub fn spawn_bots(url: &str, n: u64, behaviour: Behaviour, play: Duration) -> Vec<tokio::task::JoinHandle<BotReport>> {
+    (0..n)
+        .map(|i| spawn_bot(url, &format!("bot{i}"), Brain::new(behaviour, Pcg64Mcg::seed_from_u64(i)), play))
+        .collect()
 }
 
 /// Waits for every bot and returns their reports.

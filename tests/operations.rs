@@ -2,9 +2,7 @@
 //! `/readyz` that says when not to send players, `/stats` with precise tick figures.
 
 use arena_bots::behaviour::{Behaviour, Brain};
-use arena_tests::{RawClient, eventually, http_get, reports, spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_tests::{RawClient, eventually, http_get, reports, spawn_bot, spawn_bots, start_server};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -33,16 +31,7 @@ fn parse(text: &str) -> (HashMap<String, f64>, Vec<(String, String)>) {
 async fn metrics_are_scraped_parsed_and_named_by_the_conventions() {
     let server = start_server(|c| c.arena_size = 1000).await;
     let url = server.ws_url();
-    let bots: Vec<_> = (0..3)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("b{i}"),
-                Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)),
-                Duration::from_secs(6),
-            )
-        })
-        .collect();
+    let bots: Vec<_> = spawn_bots(&url, 3, Behaviour::Chase, Duration::from_secs(6));
     let stats = server.stats().clone();
     let in3 = eventually(Duration::from_secs(5), || stats.clients.get() == 3).await;
     assert!(in3, "three bots should be in, clients {} connections {}", stats.clients.get(), stats.connections.get());

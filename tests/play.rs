@@ -3,9 +3,7 @@
 
 use arena_bots::behaviour::{Behaviour, Brain};
 use arena_protocol::rules::{Buttons, SHIP_RADIUS};
-use arena_tests::{reports, spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_tests::{reports, spawn_bot, spawn_bots, start_server};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,9 +16,7 @@ async fn twenty_bots_play_a_small_arena_together() {
     .await;
     let url = server.ws_url();
     let play = Duration::from_secs(5);
-    let handles = (0..20)
-        .map(|i| spawn_bot(&url, &format!("bot{i}"), Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)), play))
-        .collect();
+    let handles = spawn_bots(&url, 20, Behaviour::Chase, play);
     let bots = reports(handles).await;
     let stats = server.stats().clone();
     server.shutdown().await;

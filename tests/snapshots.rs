@@ -1,26 +1,15 @@
 //! Delta snapshots verified by every client: a hundred bots play, each checks the checksum of
 //! every snapshot it applies, and none may disagree with the server.
 
-use arena_bots::behaviour::{Behaviour, Brain};
-use arena_tests::{reports, spawn_bot, start_server};
-use rand::SeedableRng;
-use rand_pcg::Pcg64Mcg;
+use arena_bots::behaviour::Behaviour;
+use arena_tests::{reports, spawn_bots, start_server};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_bots_play_without_a_single_desync() {
     let server = start_server(|c| c.arena_size = 2500).await;
     let url = server.ws_url();
-    let handles = (0..100)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("bot{i}"),
-                Brain::new(Behaviour::Mixed, Pcg64Mcg::seed_from_u64(i)),
-                Duration::from_secs(6),
-            )
-        })
-        .collect();
+    let handles = spawn_bots(&url, 100, Behaviour::Mixed, Duration::from_secs(6));
     let bots = reports(handles).await;
     let stats = server.stats().clone();
     server.shutdown().await;
@@ -45,16 +34,7 @@ async fn under_a_bandwidth_budget_bots_stay_in_sync() {
     })
     .await;
     let url = server.ws_url();
-    let handles = (0..30)
-        .map(|i| {
-            spawn_bot(
-                &url,
-                &format!("bot{i}"),
-                Brain::new(Behaviour::Chase, Pcg64Mcg::seed_from_u64(i)),
-                Duration::from_secs(5),
-            )
-        })
-        .collect();
+    let handles = spawn_bots(&url, 30, Behaviour::Chase, Duration::from_secs(5));
     let bots = reports(handles).await;
     server.shutdown().await;
     for (i, b) in bots.iter().enumerate() {
