@@ -42,12 +42,6 @@ impl EntityKind {
             _ => return None,
         })
     }
-
-    /// Whether this is one of the orb kinds.
-    #[must_use]
-    pub fn is_orb(self) -> bool {
-        matches!(self, EntityKind::HealOrb | EntityKind::ScoreOrb)
-    }
 }
 
 /// One entity, quantized: positions in 1/16 unit, velocities in 1/16 unit/s, aim in 1/256 turn.
@@ -129,12 +123,6 @@ impl EntityState {
         (vel_from_wire(self.vx), vel_from_wire(self.vy))
     }
 
-    /// Aim in radians.
-    #[must_use]
-    pub fn aim_radians(&self) -> f32 {
-        aim_to_radians(self.aim)
-    }
-
     /// Where this entity will be `n` ticks later if nothing but the rules act on it: a living
     /// ship keeps its buttons and steps with [`step_ship`], a projectile flies on, an orb stays.
     /// Both ends compute this identically; deltas on the wire are taken against it.
@@ -194,12 +182,6 @@ impl EntityState {
 #[must_use]
 pub fn checksum<'a>(entities: impl IntoIterator<Item = &'a EntityState>) -> u32 {
     entities.into_iter().fold(0u32, |sum, e| sum.wrapping_add(e.hash32()))
-}
-
-/// A ship's replicated aim (1/256 turn) in radians.
-#[must_use]
-pub fn aim_to_radians(aim: u16) -> f32 {
-    f32::from(aim & 0xff) / f32::from(AIM_STEPS) * std::f32::consts::TAU
 }
 
 /// An input's 16-bit aim (1/65536 turn) to a ship's replicated aim (1/256 turn), rounded.

@@ -109,12 +109,6 @@ impl ClientReplica {
         self.has_pending = false;
     }
 
-    /// The number of entities the client holds once its pending snapshot arrives.
-    #[must_use]
-    pub fn held(&self) -> usize {
-        if self.has_pending { self.pending.entities.len() } else { self.committed.entities.len() }
-    }
-
     /// Writes the snapshot of `rep`'s tick for this client against its committed baseline (or a
     /// full one if it has none or asked for one), remembers it as pending, and returns its frame.
     pub fn encode(&mut self, rep: &Replicator, ack_seq: u32) -> &[u8] {

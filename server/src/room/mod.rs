@@ -114,11 +114,6 @@ impl Room {
         self.members.len()
     }
 
-    /// The simulation, for tests and benches.
-    pub fn sim_mut(&mut self) -> &mut Sim {
-        &mut self.sim
-    }
-
     fn frame(&mut self, msg: &ServerMsg) -> Bytes {
         encode_server_into(msg, &mut self.buf);
         Bytes::copy_from_slice(&self.buf)
