@@ -26,7 +26,15 @@ fn codec(c: &mut Criterion) {
         let mut body = Vec::new();
         encode_body(&mut writer, &[], &world, 0, &physics);
         writer.finish(&mut body);
-        let full = Snapshot { tick: Tick(1), baseline_gap: 0, ack_seq: 0, checksum: checksum(&world), body };
+        let full = Snapshot {
+            tick: Tick(1),
+            baseline_gap: 0,
+            ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
+            checksum: checksum(&world),
+            body,
+        };
         group.bench_with_input(BenchmarkId::new("apply_full", n), &full, |b, full| {
             let mut client = ClientWorld::new(physics);
             b.iter(|| client.apply(black_box(full)));
@@ -35,7 +43,15 @@ fn codec(c: &mut Criterion) {
         let mut body = Vec::new();
         encode_body(&mut writer, &world, &next, 1, &physics);
         writer.finish(&mut body);
-        let delta = Snapshot { tick: Tick(2), baseline_gap: 1, ack_seq: 0, checksum: checksum(&next), body };
+        let delta = Snapshot {
+            tick: Tick(2),
+            baseline_gap: 1,
+            ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
+            checksum: checksum(&next),
+            body,
+        };
         group.bench_with_input(BenchmarkId::new("apply_predicted_delta", n), &delta, |b, delta| {
             let mut client = ClientWorld::new(physics);
             b.iter(|| {

@@ -5,7 +5,7 @@ use arena_bots::behaviour::{Behaviour, Brain};
 use arena_bots::mirror::WorldMirror;
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{ClientWorld, ServerMsg, Snapshot, decode_server};
-use arena_protocol::{EntityKind, EntityState, InputFrame, NetId};
+use arena_protocol::{EntityKind, EntityState, InputBatch, InputFrame, NetId};
 use arena_server::mailbox::{Batch, Mailbox};
 use arena_server::metrics::ServerStats;
 use arena_server::replication::View;
@@ -14,6 +14,7 @@ use arena_server::sim::SimSettings;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// `ships` ships and `orbs` orbs spread over the default arena, ids ascending, quantized.
 #[must_use]
@@ -57,11 +58,18 @@ impl BenchRoom {
     #[must_use]
     pub fn new(clients: u32, arena_size: f32, orbs: u32) -> BenchRoom {
         let settings = RoomSettings {
-            sim: SimSettings { tick_hz: 30, arena: Arena { width: arena_size, height: arena_size }, orbs, seed: 5 },
+            sim: SimSettings {
+                tick_hz: 30,
+                arena: Arena { width: arena_size, height: arena_size },
+                orbs,
+                seed: 5,
+                max_rewind_ticks: 6.0,
+            },
             view: View { half_width: 1000.0, half_height: 625.0 },
             max_clients: u32::MAX,
             slow_client_ticks: u32::MAX,
             snapshot_budget: None,
+            resume_grace: Duration::from_secs(15),
         };
         let mut room = Room::new(settings, Arc::new(ServerStats::default()));
         let mailboxes: Vec<Arc<Mailbox>> = (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
@@ -70,6 +78,7 @@ impl BenchRoom {
                 client: ClientId(i as u64),
                 name: format!("b{i}"),
                 mailbox: mailbox.clone(),
+                resume: None,
             });
         }
         let mut bench = BenchRoom { room, mailboxes, batch: Batch::default(), seq: 0 };
@@ -87,9 +96,14 @@ impl BenchRoom {
         for i in 0..self.mailboxes.len() {
             let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT][(i + self.seq as usize / 30) % 4];
             let fire = if (i as u32 + self.seq).is_multiple_of(10) { Buttons::FIRE } else { 0 };
-            let input =
-                InputFrame { seq: self.seq, buttons: Buttons(pattern | fire), aim: (i as u16).wrapping_mul(997) };
-            self.room.handle(RoomCommand::Input { client: ClientId(i as u64), input });
+            let input = InputFrame {
+                seq: self.seq,
+                buttons: Buttons(pattern | fire),
+                aim: (i as u16).wrapping_mul(997),
+                ..Default::default()
+            };
+            let batch = InputBatch::one(input);
+            self.room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
         }
         self.room.simulate();
         self.room.replicate();
@@ -141,7 +155,12 @@ impl MemoryClient {
     /// Joins `room` as client `i` playing `behaviour` with a seed of its own.
     pub fn join(room: &mut Room, i: u64, behaviour: Behaviour, seed: u64) -> MemoryClient {
         let mailbox = Arc::new(Mailbox::default());
-        room.handle(RoomCommand::Join { client: ClientId(i), name: format!("m{i}"), mailbox: mailbox.clone() });
+        room.handle(RoomCommand::Join {
+            client: ClientId(i),
+            name: format!("m{i}"),
+            mailbox: mailbox.clone(),
+            resume: None,
+        });
         let brain = Brain::new(behaviour, Pcg64Mcg::seed_from_u64(seed.wrapping_add(i)));
         MemoryClient { client: ClientId(i), mailbox, mirror: None, brain, seq: 0, batch: Batch::default() }
     }
@@ -182,7 +201,8 @@ impl MemoryClient {
         let Some(mirror) = &self.mirror else { return };
         let (buttons, aim) = self.brain.decide(mirror);
         self.seq += 1;
-        room.handle(RoomCommand::Input { client: self.client, input: InputFrame { seq: self.seq, buttons, aim } });
+        let batch = InputBatch::one(InputFrame { seq: self.seq, buttons, aim, ..Default::default() });
+        room.handle(RoomCommand::Input { client: self.client, batch, received: Instant::now() });
     }
 }
 
@@ -190,11 +210,18 @@ impl MemoryClient {
 #[must_use]
 pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
     let settings = RoomSettings {
-        sim: SimSettings { tick_hz: 30, arena: Arena { width: arena_size, height: arena_size }, orbs, seed },
+        sim: SimSettings {
+            tick_hz: 30,
+            arena: Arena { width: arena_size, height: arena_size },
+            orbs,
+            seed,
+            max_rewind_ticks: 6.0,
+        },
         view: View { half_width: 1000.0, half_height: 625.0 },
         max_clients: u32::MAX,
         slow_client_ticks: u32::MAX,
         snapshot_budget: None,
+        resume_grace: Duration::from_secs(15),
     };
     Room::new(settings, Arc::new(ServerStats::default()))
 }

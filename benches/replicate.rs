@@ -8,7 +8,7 @@
 use arena_benches::entities;
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{EntityState, NetId, Physics, Tick};
-use arena_server::replication::{ClientReplica, Replicator, View};
+use arena_server::replication::{ClientReplica, InputAck, Replicator, View};
 use bevy_ecs::world::World;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
@@ -44,14 +44,14 @@ fn replicate(c: &mut Criterion) {
             replica.settle(false);
         };
         advance(&mut rep, &mut replica, false);
-        replica.encode(&rep, 0);
+        replica.encode(&rep, InputAck::default());
         group.bench_function(BenchmarkId::new("steady_delta", visible), |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     advance(&mut rep, &mut replica, true);
                     let start = Instant::now();
-                    std::hint::black_box(replica.encode(&rep, 0));
+                    std::hint::black_box(replica.encode(&rep, InputAck::default()));
                     spent += start.elapsed();
                 }
                 spent

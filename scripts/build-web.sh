@@ -11,7 +11,7 @@ fi
 
 cargo build -p arena-wasm --target "$target" --profile wasm
 
-src="target/$target/wasm/arena_wasm.wasm"
+src="${CARGO_TARGET_DIR:-target}/$target/wasm/arena_wasm.wasm"
 dest_dir=web-client/pkg
 mkdir -p "$dest_dir"
 cp "$src" "$dest_dir/arena_wasm.wasm"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: unit, property, end-to-end over real WebSockets, and the headless-browser
-# test. Installs what it needs on a fresh machine first: Chromium (apt), the wasm32 target
-# (rustup, via build-web.sh) and playwright-core (npm ci).
+# Runs every test: unit, property, end-to-end over real WebSockets, the web client's JS unit tests
+# (node --test) and type check (tsc --checkJs), and the headless-browser tests. Installs what it
+# needs on a fresh machine first: Chromium (apt), the wasm32 target (rustup, via build-web.sh) and
+# playwright-core and typescript (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,9 @@ scripts/build-web.sh
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
 fi
+
+echo "test.sh: web client type check (tsc --checkJs) and JS unit tests (node --test)" >&2
+tests/browser/node_modules/.bin/tsc -p web-client
+node --test web-client/test/
 
 cargo test --workspace "$@"

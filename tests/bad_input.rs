@@ -4,7 +4,7 @@
 use arena_bots::behaviour::{Behaviour, Brain};
 use arena_bots::bot::{self, BotConfig, LiveCounters};
 use arena_protocol::codec::encode_client;
-use arena_protocol::{ByeReason, ClientMsg, InputFrame, ServerMsg};
+use arena_protocol::{ByeReason, ClientMsg, InputBatch, InputFrame, ServerMsg};
 use arena_tests::{RawClient, reports, spawn_bot, spawn_bots, start_server};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,7 @@ async fn a_wrong_protocol_version_is_turned_away_with_a_reason() {
         stop_at: Instant::now() + WITHIN,
         chaos: None,
         source_ip: None,
+        link: Default::default(),
     };
     let report = bot::run(config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;
@@ -93,7 +94,7 @@ async fn a_text_frame_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_message_other_than_hello_is_refused() {
-    let input = encode_client(&ClientMsg::Input(InputFrame::default()));
+    let input = encode_client(&ClientMsg::Input(InputBatch::one(InputFrame { seq: 1, ..Default::default() })));
     closed_for(async |c| c.send_bytes(&input).await, ByeReason::Malformed, 1007).await;
 }
 
@@ -125,10 +126,15 @@ async fn an_input_flood_is_cut_off() {
             let hello = encode_client(&ClientMsg::Hello(arena_protocol::Hello {
                 protocol_version: arena_protocol::PROTOCOL_VERSION,
                 name: "flood".into(),
+                resume: None,
             }));
             c.send_bytes(&hello).await;
             for seq in 1..=2000 {
-                c.send_bytes(&encode_client(&ClientMsg::Input(InputFrame { seq, ..Default::default() }))).await;
+                c.send_bytes(&encode_client(&ClientMsg::Input(InputBatch::one(InputFrame {
+                    seq,
+                    ..Default::default()
+                }))))
+                .await;
             }
         },
         ByeReason::InputFlood,

@@ -35,6 +35,7 @@ async fn every_misbehaviour_is_closed_and_nobody_else_notices() {
                 stop_at: Instant::now() + Duration::from_secs(4),
                 chaos: Some(c),
                 source_ip: None,
+                link: Default::default(),
             };
             tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
         })

@@ -35,6 +35,7 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         stop_at: Instant::now() + play,
         chaos: None,
         source_ip: None,
+        link: Default::default(),
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
 }
@@ -79,9 +80,54 @@ impl RawClient {
     /// Connects and says a proper Hello.
     pub async fn joined(url: &str) -> RawClient {
         let mut c = RawClient::connect(url).await;
-        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "raw".into() });
+        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "raw".into(), resume: None });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
+    }
+
+    /// Connects and says Hello with `name` and an optional resume token.
+    pub async fn hello(url: &str, name: &str, resume: Option<arena_protocol::ResumeToken>) -> RawClient {
+        let mut c = RawClient::connect(url).await;
+        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume });
+        c.send(Message::Binary(encode_client(&hello).into())).await;
+        c
+    }
+
+    /// The next server message within `within` (frames that do not decode are skipped); `None`
+    /// on timeout or when the connection ends.
+    pub async fn next_message(&mut self, within: Duration) -> Option<ServerMsg> {
+        let deadline = Instant::now() + within;
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match msg {
+                Ok(Message::Binary(b)) => {
+                    if let Ok(m) = decode_server(&b) {
+                        return Some(m);
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+        None
+    }
+
+    /// The first message matching `pick` within `within`.
+    pub async fn wait_for<T>(&mut self, within: Duration, mut pick: impl FnMut(ServerMsg) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(t) = pick(self.next_message(left).await?) {
+                return Some(t);
+            }
+        }
+    }
+
+    /// Drops the connection without a close frame, as a network failure would.
+    pub fn vanish(self) {
+        drop(self.ws);
     }
 
     /// Sends one WebSocket message (errors ignored: the server may already have closed).

@@ -146,6 +146,7 @@ async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
             behaviour: Behaviour::Mixed,
             seed: 3,
             source_ips: Vec::new(),
+            sim_link: Default::default(),
             chaos: None,
         },
         idle: 20,

@@ -20,6 +20,7 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         behaviour: Behaviour::Mixed,
         seed: 9,
         source_ips: Vec::new(),
+        sim_link: Default::default(),
         chaos: None,
     };
     let live = Arc::new(LiveCounters::default());
@@ -70,6 +71,7 @@ async fn bots_spread_over_several_source_addresses() {
         behaviour: Behaviour::Wander,
         seed: 1,
         source_ips: vec!["127.0.0.2".parse().expect("an address"), "127.0.0.3".parse().expect("an address")],
+        sim_link: Default::default(),
         chaos: None,
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;

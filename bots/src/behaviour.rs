@@ -24,6 +24,9 @@ pub enum Behaviour {
     Idle,
     /// Each bot picks wander, chase or idle at random (60/30/10).
     Mixed,
+    /// Fly straight along x at full thrust from wall to wall, turning back near each wall; never
+    /// fire; aim along the motion. A predictable moving target for tests.
+    Patrol,
 }
 
 /// Misbehaviours for hardening the server: each one is a client the server must survive, and
@@ -63,6 +66,8 @@ enum Style {
     Kite,
     Idle,
     Fixed(u8),
+    /// Flying towards +x (`Some(true)`), −x, or not yet decided (towards the farther wall).
+    Patrol(Option<bool>),
 }
 
 /// Distance within which bots open fire.
@@ -71,6 +76,11 @@ const FIRE_RANGE: f32 = 650.0;
 const KITE_RANGE: f32 = 450.0;
 /// Distance a chasing bot tries to keep from its prey.
 const CHASE_KEEP: f32 = 250.0;
+/// Distance from a wall at which a patrolling bot turns back (it needs about 60 units to stop
+/// from full speed, plus what it flies before it sees where it is).
+const PATROL_TURN: f32 = 150.0;
+/// Aim along −x: half a turn.
+const AIM_LEFT: u16 = 0x8000;
 
 impl Brain {
     /// A brain playing `behaviour` (a mixed one picks its style now) with its own random numbers.
@@ -81,6 +91,7 @@ impl Brain {
             Behaviour::Chase => Style::Chase,
             Behaviour::Kite => Style::Kite,
             Behaviour::Idle => Style::Idle,
+            Behaviour::Patrol => Style::Patrol(None),
             Behaviour::Mixed => match rng.random_range(0..10) {
                 0..6 => Style::Wander,
                 6..9 => Style::Chase,
@@ -113,6 +124,16 @@ impl Brain {
         match self.style {
             Style::Idle => (Buttons(0), 0),
             Style::Fixed(b) => (Buttons(b), 0),
+            Style::Patrol(heading) => {
+                let width = world.arena.0;
+                let right = match heading {
+                    None => here.0 < width / 2.0,
+                    Some(true) => here.0 < width - PATROL_TURN,
+                    Some(false) => here.0 <= PATROL_TURN,
+                };
+                self.style = Style::Patrol(Some(right));
+                if right { (Buttons(Buttons::RIGHT), 0) } else { (Buttons(Buttons::LEFT), AIM_LEFT) }
+            }
             Style::Chase => match nearest {
                 Some((prey, dist)) => {
                     let aim = aim_at(here, prey);
@@ -199,7 +220,7 @@ mod tests {
     use arena_protocol::delta::{BodyWriter, encode_body};
     use arena_protocol::entity::checksum;
     use arena_protocol::quantize::pos_to_wire;
-    use arena_protocol::{EntityKind, EntityState, NetId, PlayerInfo, Snapshot, Tick, Welcome};
+    use arena_protocol::{EntityKind, EntityState, NetId, PlayerInfo, ResumeToken, Snapshot, Tick, Welcome};
 
     fn ship(id: u32, x: f32, y: f32) -> EntityState {
         EntityState {
@@ -223,13 +244,24 @@ mod tests {
             view_half_width: 1000,
             view_half_height: 600,
             players: vec![PlayerInfo { id: NetId(1), name: "me".into() }],
+            resume_token: ResumeToken::default(),
+            resumed: false,
+            resume_grace_ms: 15_000,
         };
         let mut w = WorldMirror::new(&welcome);
         let mut writer = BodyWriter::default();
         encode_body(&mut writer, &[], &ships, 0, w.world_physics());
         let mut body = Vec::new();
         writer.finish(&mut body);
-        let s = Snapshot { tick: Tick(1), baseline_gap: 0, ack_seq: 0, checksum: checksum(&ships), body };
+        let s = Snapshot {
+            tick: Tick(1),
+            baseline_gap: 0,
+            ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
+            checksum: checksum(&ships),
+            body,
+        };
         w.apply_snapshot(&s).expect("a full snapshot applies");
         w
     }
@@ -277,6 +309,43 @@ mod tests {
         let w = world(vec![ship(1, 10.0, 10.0), ship(2, 20.0, 20.0)]);
         assert_eq!(Brain::new(Behaviour::Idle, Pcg64Mcg::new(1)).decide(&w), (Buttons(0), 0));
         assert_eq!(Brain::fixed(Buttons::LEFT).decide(&w), (Buttons(Buttons::LEFT), 0));
+    }
+
+    #[test]
+    fn a_patroller_flies_along_x_towards_the_farther_wall_and_never_fires() {
+        let mut brain = Brain::new(Behaviour::Patrol, Pcg64Mcg::new(1));
+        let w = world(vec![ship(1, 1000.0, 2000.0), ship(2, 1100.0, 2000.0)]);
+        assert_eq!(
+            brain.decide(&w),
+            (Buttons(Buttons::RIGHT), 0),
+            "the far wall is at +x: full thrust right, aim right, no fire even with a ship in front"
+        );
+        let mut brain = Brain::new(Behaviour::Patrol, Pcg64Mcg::new(1));
+        let w = world(vec![ship(1, 3000.0, 2000.0)]);
+        assert_eq!(brain.decide(&w), (Buttons(Buttons::LEFT), AIM_LEFT), "the far wall is at −x: left, aim left");
+    }
+
+    #[test]
+    fn a_patroller_turns_back_near_a_wall_and_keeps_its_heading_in_between() {
+        let mut brain = Brain::new(Behaviour::Patrol, Pcg64Mcg::new(1));
+        let at = |x: f32| world(vec![ship(1, x, 500.0)]);
+        let steps = [
+            (1000.0, Buttons::RIGHT),
+            (3000.0, Buttons::RIGHT),
+            (3860.0, Buttons::LEFT),
+            (3900.0, Buttons::LEFT),
+            (2000.0, Buttons::LEFT),
+            (3000.0, Buttons::LEFT),
+            (140.0, Buttons::RIGHT),
+            (100.0, Buttons::RIGHT),
+            (2000.0, Buttons::RIGHT),
+        ];
+        for (x, want) in steps {
+            let (buttons, aim) = brain.decide(&at(x));
+            assert_eq!(buttons, Buttons(want), "at x = {x} the patroller should press {want}");
+            let along = if want == Buttons::RIGHT { 0 } else { AIM_LEFT };
+            assert_eq!(aim, along, "at x = {x} it should aim along its motion");
+        }
     }
 
     #[test]

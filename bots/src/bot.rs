@@ -1,10 +1,19 @@
 //! One bot: a real WebSocket client that says Hello, mirrors the world from its snapshots, plays
-//! one input per tick with its [`Brain`], pings once a second, and measures what it experienced.
+//! with its [`Brain`], pings once a second, and measures what it experienced.
+//!
+//! Inputs go out on an [`InputClock`] that the server's feedback (`input_offset`) dilates, each
+//! with the unacknowledged ones before it ([`InputLog`]). With a [`LinkProfile`] the bot plays
+//! through a link conditioner (a development and test tool): a [`DelayLine`] on its outgoing frames
+//! and one on its incoming frames, which are timestamped when read from the socket.
 
 use crate::behaviour::Brain;
 use crate::mirror::WorldMirror;
+use crate::timing::{DilationStats, InputClock, InputLog, QueueDepths};
+use arena_netsim::{DelayLine, LinkProfile};
 use arena_protocol::codec::encode_client_into;
-use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputFrame, NetId, ServerMsg, Tick, decode_server};
+use arena_protocol::timing::Dilation;
+use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputCmd, NetId, ServerMsg, decode_server};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::collections::{BTreeSet, VecDeque};
@@ -12,7 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 /// How long a bot waits for its `Welcome`.
@@ -36,6 +46,10 @@ pub struct BotConfig {
     /// Local address to connect from (one source address has ~28k ports; spread big swarms
     /// over several `127.0.0.x`). `None`: the OS chooses.
     pub source_ip: Option<std::net::IpAddr>,
+    /// The link conditioner: latency and jitter added to each direction of this bot's link (a
+    /// development and test tool). `LinkProfile::default()` adds nothing and costs nothing. The
+    /// jitter is seeded from `name`, so a run repeats. Chaos bots ignore it.
+    pub link: LinkProfile,
 }
 
 /// Counters all bots of a swarm add to while running, for live progress.
@@ -122,10 +136,18 @@ pub struct BotReport {
     pub close: Option<(u16, String)>,
     /// Connections made (more than one only for a reconnect storm).
     pub connections: u64,
+    /// The link conditioner it played through (zero: none).
+    pub link: LinkProfile,
+    /// Tick rate of its room (from `Welcome`; 0 if it never joined).
+    pub tick_hz: u16,
+    /// The server's queue of this bot's inputs, as each snapshot reported it.
+    pub input_queue: QueueDepths,
+    /// The dilation of the input clock at each input sent.
+    pub dilation: DilationStats,
 }
 
 impl BotReport {
-    fn new() -> BotReport {
+    pub(crate) fn new() -> BotReport {
         BotReport {
             joined: false,
             error: None,
@@ -149,6 +171,10 @@ impl BotReport {
             bye: None,
             close: None,
             connections: 0,
+            link: LinkProfile::default(),
+            tick_hz: 0,
+            input_queue: QueueDepths::default(),
+            dilation: DilationStats::default(),
         }
     }
 }
@@ -163,6 +189,84 @@ pub fn rtt_histogram() -> Histogram<u64> {
 #[must_use]
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0)
+}
+
+/// What a bot reads from its socket: a frame, a read error, or the end of the stream.
+type Inbound = Option<Result<Message, tokio_tungstenite::tungstenite::Error>>;
+
+/// Far enough ahead to let every frame of a delay line fall due (latency and jitter are at most
+/// 10 s each).
+const DRAIN_ALL: Duration = Duration::from_secs(60);
+
+/// The sending half of a bot's connection: frames go straight to the socket, or through the
+/// outbound delay line when the link is conditioned.
+struct Outbox<'a> {
+    sink: SplitSink<Socket, Message>,
+    buf: Vec<u8>,
+    line: Option<DelayLine<Bytes>>,
+    live: &'a LiveCounters,
+}
+
+impl Outbox<'_> {
+    /// Encodes and sends `msg` (into the delay line, if there is one); counts its bytes as sent.
+    async fn send(&mut self, msg: &ClientMsg, report: &mut BotReport) -> Result<(), String> {
+        encode_client_into(msg, &mut self.buf);
+        report.bytes_up += self.buf.len() as u64;
+        self.live.bytes_up.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        let frame = Bytes::copy_from_slice(&self.buf);
+        match &mut self.line {
+            Some(line) => {
+                line.push(std::time::Instant::now(), frame);
+                Ok(())
+            }
+            None => self.write(frame).await,
+        }
+    }
+
+    async fn write(&mut self, frame: Bytes) -> Result<(), String> {
+        self.sink.send(Message::Binary(frame)).await.map_err(|e| format!("send failed: {e}"))
+    }
+
+    /// When the next delayed frame is due, if one is in flight.
+    fn next_due(&self) -> Option<std::time::Instant> {
+        self.line.as_ref().and_then(DelayLine::next_due)
+    }
+
+    /// Writes every delayed frame due at `now`, in order.
+    async fn write_due(&mut self, now: std::time::Instant) -> Result<(), String> {
+        while let Some(frame) = self.line.as_mut().and_then(|l| l.pop_due(now)) {
+            self.write(frame).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a bot knows and measures while connected, apart from the socket.
+struct Player {
+    /// The mirror, from `Welcome` on.
+    world: Option<WorldMirror>,
+    /// Why the server turned the bot away before `Welcome` (its `Bye`), while its close frame is awaited.
+    turned_away: Option<String>,
+    /// When the bot gives up waiting for `Welcome` (earlier once a `Bye` came).
+    welcome_by: Instant,
+    /// When `Welcome` came.
+    joined_at: Option<Instant>,
+    /// Zero of the pings' timestamps.
+    epoch: Instant,
+    /// Input send times, snapshot arrivals and the dilation they lead to.
+    timing: Timing,
+    /// The inputs not acknowledged yet.
+    inputs: InputLog,
+}
+
+/// When inputs went out and the last snapshot came in, and the input clock's rate.
+struct Timing {
+    /// Send times of the inputs not acknowledged yet, oldest first.
+    sent_at: VecDeque<(u32, Instant)>,
+    /// When the last snapshot came in.
+    last_snapshot: Option<Instant>,
+    /// The input clock's rate, from the server's feedback.
+    dilation: Dilation,
 }
 
 /// Runs one bot until `config.stop_at`, the server closes it, or the connection fails.
@@ -181,135 +285,221 @@ pub async fn run(mut config: BotConfig, live: Arc<LiveCounters>) -> BotReport {
     report
 }
 
+/// A repeatable seed for a bot's delay lines (FNV-1a of its name).
+fn link_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotReport) -> Result<(), String> {
     let ws = tokio::time::timeout_at(config.stop_at, connect(&config.url, config.source_ip))
         .await
         .map_err(|_| "connect timed out".to_owned())??;
     report.connections += 1;
-    let (mut sink, mut stream) = ws.split();
-    let mut buf = Vec::new();
-    let mut send = async |msg: &ClientMsg, report: &mut BotReport| {
-        encode_client_into(msg, &mut buf);
-        report.bytes_up += buf.len() as u64;
-        live.bytes_up.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        sink.send(Message::Binary(Bytes::copy_from_slice(&buf))).await.map_err(|e| format!("send failed: {e}"))
-    };
-    let hello = ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone() });
-    send(&hello, report).await?;
+    report.link = config.link;
+    let (sink, mut stream) = ws.split();
+    let conditioned = !config.link.is_off();
+    let seed = link_seed(&config.name);
+    let mut out = Outbox { sink, buf: Vec::new(), line: conditioned.then(|| DelayLine::new(config.link, seed)), live };
+    let mut inbound: Option<DelayLine<Inbound>> = conditioned.then(|| DelayLine::new(config.link, !seed));
+    let hello =
+        ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone(), resume: None });
+    out.send(&hello, report).await?;
 
-    let welcome_by = Instant::now() + WELCOME_TIMEOUT;
-    let mut world = loop {
-        let next = tokio::time::timeout_at(welcome_by.min(config.stop_at), stream.next()).await;
-        match next.map_err(|_| "no Welcome in time".to_owned())? {
-            Some(Ok(Message::Binary(b))) => match decode_server(&b) {
-                Ok(ServerMsg::Welcome(w)) => {
-                    report.bytes_down += b.len() as u64;
-                    live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    break WorldMirror::new(&w);
-                }
-                Ok(ServerMsg::Bye(bye)) => {
-                    let why = format!("turned away: {:?}: {}", bye.reason, bye.message);
-                    report.bye = Some(bye);
-                    report.close = read_close(&mut stream).await;
-                    return Err(why);
-                }
-                Ok(other) => return Err(format!("expected Welcome, got {other:?}")),
-                Err(e) => return Err(format!("undecodable frame before Welcome: {e}")),
-            },
-            Some(Ok(Message::Close(frame))) => {
-                report.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                return Err("closed before Welcome".into());
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(format!("read failed before Welcome: {e}")),
-            None => return Err("closed before Welcome".into()),
-        }
+    let now = Instant::now();
+    let mut p = Player {
+        world: None,
+        turned_away: None,
+        welcome_by: now + WELCOME_TIMEOUT,
+        joined_at: None,
+        epoch: now,
+        timing: Timing { sent_at: VecDeque::new(), last_snapshot: None, dilation: Dilation::default() },
+        inputs: InputLog::default(),
     };
-    report.joined = true;
-    report.my_id = Some(world.my_id);
-    live.connected.fetch_add(1, Ordering::Relaxed);
-    let joined_at = Instant::now();
-
-    let tick = Duration::from_secs_f64(1.0 / f64::from(world.tick_hz.max(1)));
-    let mut inputs = tokio::time::interval(tick);
-    inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut pings = tokio::time::interval(Duration::from_secs(1));
+    // Armed at `Welcome`.
+    let mut clock: Option<InputClock> = None;
+    let input_timer = tokio::time::sleep_until(config.stop_at);
+    tokio::pin!(input_timer);
+    let mut pings = tokio::time::interval_at(config.stop_at, Duration::from_secs(1));
     pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let epoch = Instant::now();
-    let mut seq = 0u32;
-    let mut timing = Timing { sent_at: VecDeque::new(), last_snapshot: None };
     let stop = tokio::time::sleep_until(config.stop_at);
     tokio::pin!(stop);
-    let outcome = loop {
+    let mut reading = true;
+    let outcome = 'run: loop {
+        let joined = p.world.is_some();
+        let out_due = out.next_due();
+        let in_due = inbound.as_ref().and_then(DelayLine::next_due);
         tokio::select! {
-            () = &mut stop => break Ok(()),
-            _ = inputs.tick() => {
-                let (buttons, aim) = config.brain.decide(&world);
-                seq += 1;
-                report.inputs_sent += 1;
-                if timing.sent_at.len() >= 512 {
-                    timing.sent_at.pop_front();
-                }
-                timing.sent_at.push_back((seq, Instant::now()));
-                if let Err(e) = send(&ClientMsg::Input(InputFrame { seq, buttons, aim }), report).await {
-                    break Err(e);
-                }
+            () = &mut stop => break if joined { Ok(()) } else { Err("no Welcome in time".to_owned()) },
+            () = sleep_until(Some(p.welcome_by)), if !joined => {
+                break Err(p.turned_away.take().unwrap_or_else(|| "no Welcome in time".to_owned()));
             }
-            _ = pings.tick() => {
-                let t = epoch.elapsed().as_micros() as u64;
-                if let Err(e) = send(&ClientMsg::Ping { t }, report).await {
-                    break Err(e);
+            () = &mut input_timer, if joined => {
+                let now = Instant::now();
+                let used = p.timing.dilation.current();
+                if let Some(clock) = &mut clock {
+                    input_timer.as_mut().reset(Instant::from_std(clock.advance(now.into_std(), used)));
                 }
-            }
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Binary(b))) => {
-                    report.bytes_down += b.len() as u64;
-                    live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    match decode_server(&b) {
-                        Ok(msg) => match receive(msg, &mut world, report, live, epoch, &mut timing) {
-                            Some(Reply::Bye(bye)) => report.bye = Some(bye),
-                            Some(Reply::RequestFull(tick)) => {
-                                if let Err(e) = send(&ClientMsg::RequestFull { tick }, report).await {
-                                    break Err(e);
-                                }
-                            }
-                            None => {}
-                        },
-                        Err(e) => break Err(format!("undecodable frame: {e}")),
+                if let Some(batch) = p.input(&mut config.brain, now) {
+                    report.inputs_sent += 1;
+                    report.dilation.record(used);
+                    if let Err(e) = out.send(&ClientMsg::Input(batch), report).await {
+                        break Err(e);
                     }
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    report.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                    break Err("closed by the server".into());
+            }
+            _ = pings.tick(), if joined => {
+                let t = p.epoch.elapsed().as_micros() as u64;
+                if let Err(e) = out.send(&ClientMsg::Ping { t }, report).await {
+                    break Err(e);
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => break Err(format!("read failed: {e}")),
-                None => break Err("connection lost".into()),
-            },
+            }
+            item = stream.next(), if reading => {
+                reading = matches!(item, Some(Ok(_)));
+                match &mut inbound {
+                    Some(line) => {
+                        line.push(std::time::Instant::now(), item);
+                    }
+                    None => match p.take(item, report, live) {
+                        Ok(Some(reply)) => {
+                            if let Err(e) = out.send(&reply, report).await {
+                                break Err(e);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => break Err(e),
+                    },
+                }
+            }
+            () = sleep_until(in_due.map(Instant::from_std)), if in_due.is_some() => {
+                let now = std::time::Instant::now();
+                while let Some(item) = inbound.as_mut().and_then(|l| l.pop_due(now)) {
+                    match p.take(item, report, live) {
+                        Ok(Some(reply)) => {
+                            if let Err(e) = out.send(&reply, report).await {
+                                break 'run Err(e);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => break 'run Err(e),
+                    }
+                }
+            }
+            () = sleep_until(out_due.map(Instant::from_std)), if out_due.is_some() => {
+                if let Err(e) = out.write_due(std::time::Instant::now()).await {
+                    break Err(e);
+                }
+            }
+        }
+        if !joined && let Some(world) = &p.world {
+            // Welcome came: start the input clock (first input now) and the pings.
+            let now = Instant::now();
+            clock = Some(InputClock::new(now.into_std(), tick_period(world.tick_hz)));
+            input_timer.as_mut().reset(now);
+            pings.reset_immediately();
         }
     };
-    report.played = joined_at.elapsed();
-    report.last_ack = world.ack_seq;
-    live.connected.fetch_sub(1, Ordering::Relaxed);
+    if let Some(joined_at) = p.joined_at {
+        report.played = joined_at.elapsed();
+        live.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+    report.last_ack = p.world.as_ref().map_or(0, |w| w.ack_seq);
     if outcome.is_ok() {
-        let mut ws = sink.reunite(stream).map_err(|e| format!("cannot reunite the socket: {e}"))?;
-        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+        // Leaving: what is still in the delay line goes now, then a close frame with code 1000,
+        // which tells the server the player left (any other end keeps its ship for the resume grace).
+        let _ = out.write_due(std::time::Instant::now() + DRAIN_ALL).await;
+        let mut ws = out.sink.reunite(stream).map_err(|e| format!("cannot reunite the socket: {e}"))?;
+        let bye = CloseFrame { code: CloseCode::Normal, reason: "done".into() };
+        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(Some(bye))).await;
+        // Read to the server's close frame, so the closing handshake completes.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), async { while let Some(Ok(_)) = ws.next().await {} }).await;
     }
     outcome
 }
 
-/// What a received message asks of the bot.
-enum Reply {
-    /// The server said goodbye.
-    Bye(Bye),
-    /// The world desynced: ask for a full snapshot.
-    RequestFull(Tick),
+/// Sleeps until `at`, or forever without one. The timer is only made when the future is first
+/// polled, so a disabled `select!` branch (no delay line, already joined) costs nothing.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
-/// When inputs went out and the last snapshot came in.
-struct Timing {
-    sent_at: VecDeque<(u32, Instant)>,
-    last_snapshot: Option<Instant>,
+/// The room's tick period.
+fn tick_period(tick_hz: u16) -> Duration {
+    Duration::from_secs_f64(1.0 / f64::from(tick_hz.max(1)))
+}
+
+impl Player {
+    /// The next input: the brain's choice, numbered and batched with the unacknowledged ones
+    /// before it; its send time is kept for the input→ack figure. `None` before `Welcome`.
+    fn input(&mut self, brain: &mut Brain, now: Instant) -> Option<arena_protocol::InputBatch> {
+        let world = self.world.as_ref()?;
+        let (buttons, aim) = brain.decide(world);
+        let batch = self.inputs.next(InputCmd { buttons, aim }, world.ack_seq, world.view());
+        let sent = &mut self.timing.sent_at;
+        if sent.len() >= 512 {
+            sent.pop_front();
+        }
+        sent.push_back((batch.seq, now));
+        Some(batch)
+    }
+
+    /// Takes in what was read from the socket (after the inbound delay, if any). Returns a
+    /// message to send back, or why the connection is over.
+    fn take(
+        &mut self,
+        item: Inbound,
+        report: &mut BotReport,
+        live: &LiveCounters,
+    ) -> Result<Option<ClientMsg>, String> {
+        let joined = self.world.is_some();
+        match item {
+            Some(Ok(Message::Binary(b))) => {
+                report.bytes_down += b.len() as u64;
+                live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
+                let msg = match decode_server(&b) {
+                    Ok(msg) => msg,
+                    Err(e) if joined => return Err(format!("undecodable frame: {e}")),
+                    Err(e) => return Err(format!("undecodable frame before Welcome: {e}")),
+                };
+                match (msg, &mut self.world) {
+                    (ServerMsg::Welcome(w), None) => {
+                        report.joined = true;
+                        report.my_id = Some(w.your_id);
+                        report.tick_hz = w.tick_hz;
+                        live.connected.fetch_add(1, Ordering::Relaxed);
+                        self.joined_at = Some(Instant::now());
+                        self.world = Some(WorldMirror::new(&w));
+                        Ok(None)
+                    }
+                    (ServerMsg::Bye(bye), None) => {
+                        // Its close frame follows; wait a little for it.
+                        self.turned_away = Some(format!("turned away: {:?}: {}", bye.reason, bye.message));
+                        self.welcome_by = self.welcome_by.min(Instant::now() + Duration::from_secs(2));
+                        report.bye = Some(bye);
+                        Ok(None)
+                    }
+                    (other, None) => Err(format!("expected Welcome, got {other:?}")),
+                    (msg, Some(world)) => Ok(receive(msg, world, report, live, self.epoch, &mut self.timing)),
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                report.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                Err(match self.turned_away.take() {
+                    Some(why) => why,
+                    None if joined => "closed by the server".into(),
+                    None => "closed before Welcome".into(),
+                })
+            }
+            Some(Ok(_)) => Ok(None),
+            Some(Err(e)) if joined => Err(format!("read failed: {e}")),
+            Some(Err(e)) => Err(format!("read failed before Welcome: {e}")),
+            None if joined => Err("connection lost".into()),
+            None => Err(self.turned_away.take().unwrap_or_else(|| "closed before Welcome".into())),
+        }
+    }
 }
 
 /// The WebSocket stream a bot plays over.
@@ -352,7 +542,8 @@ pub(crate) async fn connect(url: &str, source_ip: Option<std::net::IpAddr>) -> R
     connect_with(url, source_ip, None).await
 }
 
-/// Takes in one server message.
+/// Takes in one server message after `Welcome`; returns a request for a full snapshot when the
+/// world desynced.
 fn receive(
     msg: ServerMsg,
     world: &mut WorldMirror,
@@ -360,10 +551,12 @@ fn receive(
     live: &LiveCounters,
     epoch: Instant,
     timing: &mut Timing,
-) -> Option<Reply> {
+) -> Option<ClientMsg> {
     match msg {
         ServerMsg::Snapshot(snapshot) => {
             let now = Instant::now();
+            report.input_queue.record(snapshot.input_queue);
+            timing.dilation.update(snapshot.input_offset);
             if let Some(last) = timing.last_snapshot.replace(now) {
                 report.snapshot_gap_us.saturating_record((now - last).as_micros().max(1) as u64);
             }
@@ -381,7 +574,7 @@ fn receive(
                 tracing::warn!(error = %e, tick = snapshot.tick.0, "desync");
                 report.desyncs += 1;
                 live.desyncs.fetch_add(1, Ordering::Relaxed);
-                return Some(Reply::RequestFull(snapshot.tick));
+                return Some(ClientMsg::RequestFull { tick: snapshot.tick });
             }
             // Sampled a few times a second: an exhaustive set insert per ship per snapshot was
             // 7 % of a bot's CPU, and a ship in view stays there longer than that.
@@ -409,21 +602,8 @@ fn receive(
             let top = board.top.first().map_or(0, |e| e.score);
             report.top_score_seen = report.top_score_seen.max(top);
         }
-        ServerMsg::Bye(bye) => return Some(Reply::Bye(bye)),
+        ServerMsg::Bye(bye) => report.bye = Some(bye),
         ServerMsg::Welcome(_) => {}
-    }
-    None
-}
-
-async fn read_close<S>(stream: &mut S) -> Option<(u16, String)>
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, stream.next()).await {
-        if let Message::Close(frame) = msg {
-            return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-        }
     }
     None
 }

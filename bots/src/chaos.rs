@@ -3,10 +3,12 @@
 use crate::behaviour::Chaos;
 use crate::bot::{BotConfig, BotReport, Socket, connect_with};
 use arena_protocol::codec::encode_client;
-use arena_protocol::{ClientMsg, Hello, InputFrame, ServerMsg, decode_server};
+use arena_protocol::{ClientMsg, Hello, InputBatch, InputCmd, ServerMsg, ViewTime, decode_server};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 /// Performs `chaos` against the server of `config` until it is closed or the run ends; records
@@ -16,7 +18,9 @@ pub async fn misbehave(config: &BotConfig, chaos: Chaos, report: &mut BotReport)
         while Instant::now() < config.stop_at {
             let mut ws = open(config, report, None).await?;
             join(config, &mut ws).await?;
-            let _ = ws.close(None).await;
+            // A normal close (1000): the player leaves at once. Any other end would leave its
+            // ship in the room for the resume grace, and a storm would fill the room with them.
+            let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "storm".into() })).await;
         }
         return Ok(());
     }
@@ -32,7 +36,8 @@ pub async fn misbehave(config: &BotConfig, chaos: Chaos, report: &mut BotReport)
             let mut seq = 0;
             while Instant::now() < config.stop_at && seq < 100_000 {
                 seq += 1;
-                let input = encode_client(&ClientMsg::Input(InputFrame { seq, ..Default::default() }));
+                let batch = InputBatch::new(seq, ViewTime::default(), vec![InputCmd::default()]);
+                let input = encode_client(&ClientMsg::Input(batch));
                 if ws.send(Message::Binary(input.into())).await.is_err() {
                     break;
                 }
@@ -63,7 +68,8 @@ async fn send(ws: &mut Socket, bytes: Bytes) {
 
 /// Says Hello and waits for the Welcome.
 async fn join(config: &BotConfig, ws: &mut Socket) -> Result<(), String> {
-    let hello = ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone() });
+    let hello =
+        ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone(), resume: None });
     ws.send(Message::Binary(encode_client(&hello).into())).await.map_err(|e| format!("send failed: {e}"))?;
     let by = Instant::now() + Duration::from_secs(10);
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(by, ws.next()).await {

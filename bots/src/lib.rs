@@ -7,6 +7,9 @@
 //!   one report.
 //! - [`loadtest`]: the operator's benchmark: server binary + swarm, figures side by side.
 //! - [`server_stats`]: the server's own figures for a window, from `/stats`; [`slo`]: objectives.
+//! - [`timing`]: the input clock the server's feedback dilates, and redundant input batches.
+//! - [`netsim`]: the link conditioner (re-exported `arena-netsim`), which a bot may put on its
+//!   own link ([`bot::BotConfig::link`]).
 //!
 //! Every frame is decoded by `arena_protocol`, the same code the server encodes with: there is no
 //! second decoder to keep in step.
@@ -21,6 +24,11 @@ pub mod scenario;
 pub mod server_stats;
 pub mod slo;
 pub mod swarm;
+pub mod timing;
+
+/// The link conditioner ([`arena_netsim`]), re-exported so that code setting up bots needs no
+/// dependency of its own.
+pub use arena_netsim as netsim;
 
 /// Logs of the bots' binaries: to stderr (stdout is for the report), `warn` unless `RUST_LOG`
 /// says otherwise.

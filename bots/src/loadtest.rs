@@ -256,12 +256,24 @@ impl std::fmt::Display for LoadTestReport {
                 p.kib_per_idle_connection.map_or(format!("entities {}", s.entities), |k| {
                     format!("entities {}  {:.1} KiB / idle connection", s.entities, k)
                 }),
-                format!("server exit clean: {}", self.server_exited_cleanly),
+                format!("input→ack ms p50/p99 {:.2} / {:.2}", c.input_ack_ms.p50, c.input_ack_ms.p99),
             ),
+            (
+                String::new(),
+                format!(
+                    "input queue p50/p99 {} / {}  dilation {:+.2} % ({:+.2}..{:+.2})",
+                    c.input_queue.p50,
+                    c.input_queue.p99,
+                    c.dilation.mean * 100.0,
+                    c.dilation.min * 100.0,
+                    c.dilation.max * 100.0
+                ),
+            ),
+            (String::new(), format!("server exit clean: {}", self.server_exited_cleanly)),
         ];
         for (l, r) in rows {
             writeln!(f, "{l:<44} {r}")?;
         }
-        Ok(())
+        crate::report::write_bands(f, &c.latency_bands)
     }
 }

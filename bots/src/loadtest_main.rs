@@ -5,7 +5,7 @@ use anyhow::Context;
 use arena_bots::behaviour::Behaviour;
 use arena_bots::bot::LiveCounters;
 use arena_bots::loadtest::{self, LoadTestConfig};
-use arena_bots::swarm::SwarmConfig;
+use arena_bots::swarm::{SimLink, SwarmConfig};
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +42,16 @@ struct Args {
     /// Write the report as JSON to this file too.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Link conditioner on the bots' side, a development and test tool: one-way latency each bot
+    /// adds to each direction of its link, one value (75ms) or a range (20ms..200ms) spread evenly
+    /// over the bots (as arena-bots --sim-latency). To delay on the server's side instead, pass its
+    /// own --sim-latency after `--`. Default: off.
+    #[arg(long, value_name = "LATENCY")]
+    sim_latency: Option<arena_bots::netsim::Latency>,
+    /// Link conditioner on the bots' side: jitter added to every frame's delay, within ±this
+    /// (e.g. 15ms), order kept. Default: off.
+    #[arg(long, value_name = "JITTER", value_parser = arena_bots::netsim::parse_jitter)]
+    sim_jitter: Option<Duration>,
     /// Flags passed to the server, after `--` (e.g. `-- --arena-size 8000 --tick-hz 60`).
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -67,6 +77,10 @@ async fn main() -> anyhow::Result<()> {
             seed: args.seed,
             source_ips: Vec::new(),
             chaos: None,
+            sim_link: SimLink {
+                latency: args.sim_latency.unwrap_or_default(),
+                jitter: args.sim_jitter.unwrap_or_default(),
+            },
         },
         idle: args.idle,
     };

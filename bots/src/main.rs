@@ -5,7 +5,7 @@ use arena_bots::behaviour::Behaviour;
 use arena_bots::bot::LiveCounters;
 use arena_bots::report::SwarmReport;
 use arena_bots::scenario::{Plan, Scenario};
-use arena_bots::swarm::{self, SwarmConfig};
+use arena_bots::swarm::{self, SimLink, SwarmConfig};
 use arena_bots::{loadtest, server_stats, slo};
 use clap::Parser;
 use std::io::IsTerminal;
@@ -33,7 +33,7 @@ struct Args {
     /// Time over which the bots are started evenly.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     ramp: Duration,
-    /// How the bots play.
+    /// How the bots play (patrol: fly straight along x from wall to wall, never fire).
     #[arg(long, value_enum, default_value_t = Behaviour::Mixed)]
     behaviour: Behaviour,
     /// Seed of the bots' random choices, for repeatable runs.
@@ -43,8 +43,9 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
     /// Objectives the run must meet, e.g. "rtt_p99<50ms, desync=0, disconnects=0, tick_p99<8ms";
-    /// metrics: rtt_p50/p99/max, input_ack_p99, snapshot_gap_p99, desync, disconnects, errors,
-    /// joined, snapshot_rate, kbps_down, and from the server tick_p99, overruns. Exit 1 if broken.
+    /// metrics: rtt_p50/p99/max, input_ack_p50/p99, input_queue_p99, snapshot_gap_p99, desync,
+    /// disconnects, errors, joined, snapshot_rate, kbps_down, and from the server tick_p99,
+    /// overruns. Exit 1 if broken.
     #[arg(long, value_parser = slo::parse)]
     slo: Option<slo::Objectives>,
     /// Local addresses to connect from, round robin (comma-separated, e.g.
@@ -66,6 +67,16 @@ struct Args {
     /// Do not read the server's /stats (for servers whose /stats is not reachable).
     #[arg(long)]
     no_server_stats: bool,
+    /// Link conditioner, a development and test tool: one-way latency each bot adds to each
+    /// direction of its link (frames keep their order, as over TCP). One value (75ms) or a range
+    /// (20ms..200ms) spread evenly over the bots: bot i of n gets min + (max − min)·i/(n − 1).
+    /// Adds to whatever the network and the server's own --sim-latency add. Default: off.
+    #[arg(long, value_name = "LATENCY")]
+    sim_latency: Option<arena_bots::netsim::Latency>,
+    /// Link conditioner: jitter each bot adds to every frame's delay, uniformly within ±this
+    /// (e.g. 15ms), never reordering frames. Default: off.
+    #[arg(long, value_name = "JITTER", value_parser = arena_bots::netsim::parse_jitter)]
+    sim_jitter: Option<Duration>,
 }
 
 #[tokio::main]
@@ -81,13 +92,17 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         source_ips: args.source_ips.clone(),
         chaos: args.chaos.map(|c| (c, args.chaos_share)),
+        sim_link: SimLink {
+            latency: args.sim_latency.unwrap_or_default(),
+            jitter: args.sim_jitter.unwrap_or_default(),
+        },
     };
     let server = if args.no_server_stats { None } else { server_stats::server_addr(&args.url).await.ok() };
     let start_stats = match server {
         Some(addr) => server_stats::scrape(addr).await.ok(),
         None => None,
     };
-    let (plan, seed) = match &args.scenario {
+    let (plan, seed, sim_link) = match &args.scenario {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let scenario = match Scenario::from_toml(&text) {
@@ -97,16 +112,17 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(2);
                 }
             };
-            (scenario.plan().map_err(anyhow::Error::msg)?, scenario.seed)
+            let link = scenario.sim_link(args.sim_latency, args.sim_jitter);
+            (scenario.plan().map_err(anyhow::Error::msg)?, scenario.seed, link)
         }
-        None => (swarm::plan(&config), config.seed),
+        None => (swarm::plan(&config), config.seed, config.sim_link),
     };
     let peak = peak_population(&plan);
     let live = Arc::new(LiveCounters::default());
     let progress = tokio::spawn(show_progress(live.clone(), peak, plan.length));
     let cpu_start = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0);
     let started = Instant::now();
-    let reports = swarm::run_plan(&config.url, &plan, seed, &config.source_ips, live).await;
+    let reports = swarm::run_plan(&config.url, &plan, seed, &config.source_ips, sim_link, live).await;
     progress.abort();
     let mut report = SwarmReport::from_bots(&reports);
     let cpu = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0) - cpu_start;

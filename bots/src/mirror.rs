@@ -3,7 +3,7 @@
 
 use arena_protocol::rules::Arena;
 use arena_protocol::{
-    ClientWorld, DeltaError, EntityKind, EntityState, GameEvent, NetId, Physics, Snapshot, Tick, Welcome,
+    ClientWorld, DeltaError, EntityKind, EntityState, GameEvent, NetId, Physics, Snapshot, Tick, ViewTime, Welcome,
 };
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub struct WorldMirror {
     pub world: ClientWorld,
     /// Display names by id.
     pub names: HashMap<NetId, String>,
+    /// Tick of the newest snapshot applied without error (the `Welcome`'s tick before the first).
+    seen_tick: Tick,
 }
 
 impl WorldMirror {
@@ -36,13 +38,24 @@ impl WorldMirror {
             ack_seq: 0,
             world: ClientWorld::new(Physics::new(welcome.tick_hz, arena)),
             names: welcome.players.iter().map(|p| (p.id, p.name.clone())).collect(),
+            seen_tick: welcome.tick,
         }
     }
 
     /// Applies a snapshot; an error is a desync (the world is then empty until a full snapshot).
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), DeltaError> {
         self.ack_seq = snapshot.ack_seq;
-        self.world.apply(snapshot)
+        self.world.apply(snapshot)?;
+        self.seen_tick = snapshot.tick;
+        Ok(())
+    }
+
+    /// What the bot is seeing, for an input's `view`: the tick of the newest snapshot it applied
+    /// (a bot draws nothing between snapshots, so the fraction is 0). After a desync it keeps the
+    /// last good tick until a full snapshot arrives.
+    #[must_use]
+    pub fn view(&self) -> ViewTime {
+        ViewTime { tick: self.seen_tick, frac: 0 }
     }
 
     /// The physics the decoder predicts with.

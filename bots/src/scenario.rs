@@ -2,9 +2,11 @@
 //!
 //! ```toml
 //! seed = 7
+//! sim-latency = "20ms..200ms" # optional link conditioner: one-way latency, spread over the bots
+//! sim-jitter = "15ms"         # and jitter (both as the --sim-latency/--sim-jitter flags)
 //! [mix]                 # behaviour shares for every phase (names: wander, chase, kite, idle,
-//! wander = 0.6          # and the chaos kinds: slow-reader, silent, malformed, oversize, flood,
-//! chase = 0.3           # reconnect-storm)
+//! wander = 0.6          # patrol, mixed, and the chaos kinds: slow-reader, silent, malformed,
+//! chase = 0.3           # oversize, flood, reconnect-storm)
 //! idle = 0.1
 //!
 //! [[phase]]
@@ -32,6 +34,8 @@
 //! before anything connects, so it is deterministic for a seed and tested without sockets.
 
 use crate::behaviour::{Behaviour, Chaos};
+use crate::swarm::SimLink;
+use arena_netsim::Latency;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Deserialize;
@@ -48,6 +52,13 @@ pub struct Scenario {
     /// Behaviour shares for phases without their own.
     #[serde(default)]
     pub mix: BTreeMap<String, f64>,
+    /// Link conditioner: the bots' one-way latency, one value or a range spread over every bot
+    /// of the plan (`"75ms"`, `"20ms..200ms"`); the `--sim-latency` flag overrides it.
+    #[serde(default, rename = "sim-latency", deserialize_with = "humantime_serde_compat::latency")]
+    pub sim_latency: Option<Latency>,
+    /// Link conditioner: the jitter of every bot's link (`"15ms"`); `--sim-jitter` overrides it.
+    #[serde(default, rename = "sim-jitter", deserialize_with = "humantime_serde_compat::jitter")]
+    pub sim_jitter: Option<Duration>,
     /// The phases, in order.
     #[serde(rename = "phase")]
     pub phases: Vec<Phase>,
@@ -91,12 +102,23 @@ pub enum PhaseKind {
 }
 
 mod humantime_serde_compat {
+    use arena_netsim::Latency;
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub fn latency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Latency>, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+
+    pub fn jitter<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = String::deserialize(d)?;
+        arena_netsim::parse_jitter(&s).map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -136,6 +158,7 @@ fn role(name: &str) -> Option<Role> {
         "kite" => Role::Play(Behaviour::Kite),
         "idle" => Role::Play(Behaviour::Idle),
         "mixed" => Role::Play(Behaviour::Mixed),
+        "patrol" => Role::Play(Behaviour::Patrol),
         "slow-reader" => Role::Chaos(Chaos::SlowReader),
         "silent" => Role::Chaos(Chaos::Silent),
         "malformed" => Role::Chaos(Chaos::Malformed),
@@ -196,6 +219,16 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The link conditioner the scenario asks for; `latency` and `jitter`, when given (the
+    /// command line's flags), take precedence over the file's.
+    #[must_use]
+    pub fn sim_link(&self, latency: Option<Latency>, jitter: Option<Duration>) -> SimLink {
+        SimLink {
+            latency: latency.or(self.sim_latency).unwrap_or_default(),
+            jitter: jitter.or(self.sim_jitter).unwrap_or_default(),
+        }
     }
 
     /// Turns the phases into a plan of bots.
@@ -310,6 +343,22 @@ mod tests {
         let plan =
             Scenario::from_toml(include_str!("../scenarios/example.toml")).expect("valid").plan().expect("plans");
         assert_eq!(plan.length, Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_scenario_may_set_the_link_conditioner_and_flags_override_it() {
+        let ms = Duration::from_millis;
+        let text = format!("sim-latency = \"20ms..200ms\"\nsim-jitter = \"15ms\"\n{EXAMPLE}");
+        let s = Scenario::from_toml(&text).expect("valid");
+        let link = s.sim_link(None, None);
+        assert_eq!((link.latency.min, link.latency.max, link.jitter), (ms(20), ms(200), ms(15)));
+        let flag: Latency = "75ms".parse().expect("a latency");
+        let link = s.sim_link(Some(flag), Some(Duration::ZERO));
+        assert_eq!((link.latency, link.jitter), (flag, Duration::ZERO), "the flags win over the file");
+        let plain = Scenario::from_toml(EXAMPLE).expect("valid");
+        assert!(plain.sim_link(None, None).is_off(), "no conditioner unless asked for");
+        let bad = format!("sim-latency = \"200ms..20ms\"\n{EXAMPLE}");
+        assert!(Scenario::from_toml(&bad).is_err(), "a descending range is refused");
     }
 
     #[test]

@@ -28,7 +28,9 @@ enum Metric {
     RttP50,
     RttP99,
     RttMax,
+    InputAckP50,
     InputAckP99,
+    InputQueueP99,
     SnapshotGapP99,
     Desyncs,
     Disconnects,
@@ -44,7 +46,9 @@ const METRICS: &[(&str, Metric, &str)] = &[
     ("rtt_p50", Metric::RttP50, "ms"),
     ("rtt_p99", Metric::RttP99, "ms"),
     ("rtt_max", Metric::RttMax, "ms"),
+    ("input_ack_p50", Metric::InputAckP50, "ms"),
     ("input_ack_p99", Metric::InputAckP99, "ms"),
+    ("input_queue_p99", Metric::InputQueueP99, "inputs"),
     ("snapshot_gap_p99", Metric::SnapshotGapP99, "ms"),
     ("desync", Metric::Desyncs, ""),
     ("desyncs", Metric::Desyncs, ""),
@@ -98,7 +102,9 @@ impl Objective {
             Metric::RttP50 => r.rtt_ms.p50,
             Metric::RttP99 => r.rtt_ms.p99,
             Metric::RttMax => r.rtt_ms.max,
+            Metric::InputAckP50 => r.input_ack_ms.p50,
             Metric::InputAckP99 => r.input_ack_ms.p99,
+            Metric::InputQueueP99 => f64::from(r.input_queue.p99),
             Metric::SnapshotGapP99 => r.snapshot_gap_ms.p99,
             Metric::Desyncs => r.desyncs as f64,
             Metric::Disconnects => r.disconnects.values().sum::<usize>() as f64,
@@ -170,7 +176,8 @@ mod tests {
     fn a_report_meets_or_breaks_objectives() {
         let mut r = SwarmReport { joined: 10, ..Default::default() };
         r.rtt_ms.p99 = 12.0;
-        let ok = parse("rtt_p99<50ms, desync=0, joined>=10").expect("valid").0;
+        r.input_queue.p99 = 2;
+        let ok = parse("rtt_p99<50ms, desync=0, joined>=10, input_queue_p99<=2").expect("valid").0;
         assert!(check_all(&ok, &r).is_empty());
         r.desyncs = 2;
         let broken = check_all(&ok, &r);

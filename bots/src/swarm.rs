@@ -3,6 +3,7 @@
 use crate::behaviour::{Behaviour, Brain};
 use crate::bot::{self, BotConfig, BotReport, LiveCounters};
 use crate::scenario::{Plan, PlannedBot, Role};
+use arena_netsim::{Latency, LinkProfile};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::net::IpAddr;
@@ -29,12 +30,39 @@ pub struct SwarmConfig {
     pub source_ips: Vec<std::net::IpAddr>,
     /// A misbehaviour for a share of the bots, and that share (0–1).
     pub chaos: Option<(crate::behaviour::Chaos, f64)>,
+    /// The link conditioner on the bots' side (off by default).
+    pub sim_link: SimLink,
+}
+
+/// The link conditioner of a swarm, a development and test tool: the one-way latency of each
+/// bot (one value, or a range spread evenly over the bots) and the jitter of every link, added to
+/// each direction by the bots themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimLink {
+    /// One-way latency: bot `i` of `n` gets `latency.spread(i, n)`.
+    pub latency: Latency,
+    /// Largest deviation from the latency, either way, on every frame.
+    pub jitter: Duration,
+}
+
+impl SimLink {
+    /// The link of bot `i` of `n`.
+    #[must_use]
+    pub fn profile(&self, i: usize, n: usize) -> LinkProfile {
+        LinkProfile { latency: self.latency.spread(i, n), jitter: self.jitter }
+    }
+
+    /// Whether it delays nothing.
+    #[must_use]
+    pub fn is_off(&self) -> bool {
+        self.latency.max.is_zero() && self.jitter.is_zero()
+    }
 }
 
 /// Starts every bot of `config` over the ramp, lets them play until the deadline and returns
 /// their reports in bot order. `live` is updated while they run.
 pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport> {
-    run_plan(&config.url, &plan(config), config.seed, &config.source_ips, live).await
+    run_plan(&config.url, &plan(config), config.seed, &config.source_ips, config.sim_link, live).await
 }
 
 /// The plan of a plain swarm: everyone joins evenly over the ramp and stays to the end; with
@@ -56,13 +84,14 @@ pub fn plan(config: &SwarmConfig) -> Plan {
     Plan { bots, length: config.duration }
 }
 
-/// Runs every bot of `plan` against `url` at its planned times and returns their reports in
-/// plan order.
+/// Runs every bot of `plan` against `url` at its planned times, bot `i` through
+/// `sim_link.profile(i, n)`, and returns their reports in plan order.
 pub async fn run_plan(
     url: &str,
     plan: &Plan,
     seed: u64,
     source_ips: &[IpAddr],
+    sim_link: SimLink,
     live: Arc<LiveCounters>,
 ) -> Vec<BotReport> {
     let start = Instant::now();
@@ -81,6 +110,7 @@ pub async fn run_plan(
             stop_at: start + planned.stop,
             chaos,
             source_ip: (!source_ips.is_empty()).then(|| source_ips[i % source_ips.len()]),
+            link: sim_link.profile(i, plan.bots.len()),
         };
         let live = live.clone();
         let at = start + planned.start;
@@ -97,4 +127,26 @@ pub async fn run_plan(
         }
     }
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_latency_range_is_spread_evenly_over_the_bots() {
+        let link = SimLink { latency: "20ms..200ms".parse().expect("a range"), jitter: ms(15) };
+        let lat: Vec<Duration> = (0..5).map(|i| link.profile(i, 5).latency).collect();
+        assert_eq!(lat, vec![ms(20), ms(65), ms(110), ms(155), ms(200)], "both ends and even steps between");
+        assert!((0..5).all(|i| link.profile(i, 5).jitter == ms(15)), "every bot has the same jitter");
+        let one = SimLink { latency: "75ms".parse().expect("a value"), jitter: Duration::ZERO };
+        assert!((0..7).all(|i| one.profile(i, 7).latency == ms(75)), "one value applies to every bot");
+        assert!(!one.is_off());
+        assert!(SimLink::default().is_off(), "off by default");
+        assert!(SimLink::default().profile(3, 10).is_off());
+    }
 }

@@ -1,5 +1,6 @@
 //! The `arena-bots` binary against a real in-process server: the JSON report has every field,
-//! a broken objective exits 1, a met one 0, a bad flag 2.
+//! a broken objective exits 1, a met one 0, a bad flag 2; bots behind the link conditioner report
+//! per latency band.
 
 use std::process::Command;
 
@@ -54,12 +55,50 @@ async fn slos_decide_the_exit_status_and_the_json_is_complete() {
         "disconnects",
         "bots_cpu_ms_per_bot_s",
         "server",
+        "tick_hz",
+        "input_queue",
+        "dilation",
+        "latency_bands",
     ] {
         assert!(v.get(key).is_some(), "the JSON report should have `{key}`: {text}");
     }
     assert_eq!(v["joined"], 5);
     assert!(v["server"]["tick_ms"]["p99"].is_number(), "the server's own tick figures are included");
     assert!(v["input_ack_ms"]["count"].as_u64().unwrap_or(0) > 0, "input acknowledgements are measured");
+    assert!(v["input_queue"]["count"].as_u64().unwrap_or(0) > 0, "the server's input queue depth is recorded");
+    assert!(v["dilation"]["count"].as_u64().unwrap_or(0) > 0, "the input clock's dilation is recorded");
+    assert!(v["sim_link"].is_null(), "no link conditioner unless asked for");
+    assert_eq!(v["latency_bands"].as_array().map(Vec::len), Some(0), "one latency: no bands");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_behind_the_link_conditioner_report_per_latency_band() {
+    let mut config = arena_server::config::Config::for_tests();
+    config.seed = Some(3);
+    let server = arena_server::start(&config).await.expect("a server on a free port");
+    let url = server.ws_url();
+    let json = std::env::temp_dir().join(format!("arena-bots-bands-{}.json", std::process::id()));
+    let j = json.to_str().unwrap_or("").to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let link = ["--sim-latency", "10ms..40ms", "--sim-jitter", "5ms", "--behaviour", "patrol", "--json", &j];
+        run_bots(&url, &[&link[..], &["--slo", "desync=0, errors=0, joined>=5"]].concat())
+    })
+    .await
+    .expect("runner task");
+    server.shutdown().await;
+    let text = std::fs::read_to_string(&json).unwrap_or_default();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(out.status.code(), Some(0), "a conditioned swarm runs clean: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
+    assert_eq!(v["sim_link"]["latency_ms_min"], 10.0);
+    assert_eq!(v["sim_link"]["latency_ms_max"], 40.0);
+    let bands = v["latency_bands"].as_array().cloned().unwrap_or_default();
+    assert_eq!(bands.len(), 5, "five bots at five latencies make five bands: {text}");
+    let rtt = |b: &serde_json::Value| b["rtt_ms"]["p50"].as_f64().unwrap_or(0.0);
+    assert!(rtt(&bands[0]) >= 10.0, "the lowest band's round trip includes twice 10 ms: {text}");
+    assert!(rtt(&bands[4]) > rtt(&bands[0]), "a higher latency band has a longer round trip: {text}");
+    assert!(bands.iter().all(|b| b["input_ack_ms"]["count"].as_u64().unwrap_or(0) > 0), "every band acks inputs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("latency band"), "the table shows the bands");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,7 +88,7 @@ mod tests {
     use super::*;
     use crate::messages::*;
     use crate::rules::Buttons;
-    use crate::{PROTOCOL_VERSION, Tick};
+    use crate::{NetId, PROTOCOL_VERSION, Tick};
     use proptest::prelude::*;
 
     fn hex(bytes: &[u8]) -> String {
@@ -99,14 +99,52 @@ mod tests {
     // PROTOCOL_VERSION, update docs/PROTOCOL.md, then update the expected bytes.
     #[test]
     fn golden_hello() {
-        let msg = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into() });
-        assert_eq!(hex(&encode_client(&msg)), "000203616365");
+        let msg = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into(), resume: None });
+        assert_eq!(hex(&encode_client(&msg)), "00030361636500");
+        let token = ResumeToken([0xab; 16]);
+        let msg = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "a".into(), resume: Some(token) });
+        assert_eq!(hex(&encode_client(&msg)), format!("0003016101{}", "ab".repeat(16)));
     }
 
     #[test]
     fn golden_input() {
-        let msg = ClientMsg::Input(InputFrame { seq: 300, buttons: Buttons(0x19), aim: 0x4000 });
-        assert_eq!(hex(&encode_client(&msg)), "01ac0219808001");
+        let view = ViewTime { tick: Tick(298), frac: 0x80 };
+        let cmds =
+            vec![InputCmd { buttons: Buttons(0x08), aim: 0x4000 }, InputCmd { buttons: Buttons(0x19), aim: 0x4000 }];
+        let msg = ClientMsg::Input(InputBatch::new(300, view, cmds));
+        assert_eq!(hex(&encode_client(&msg)), "01ac02aa02800208808001198080 01".replace(' ', ""));
+    }
+
+    #[test]
+    fn input_batches_number_their_commands_oldest_first() {
+        let view = ViewTime { tick: Tick(50), frac: 7 };
+        let cmd = |b| InputCmd { buttons: Buttons(b), aim: 0 };
+        let batch = InputBatch::new(10, view, vec![cmd(1), cmd(2), cmd(3)]);
+        assert_eq!(batch.validate(), Ok(()));
+        let frames: Vec<_> = batch.frames().map(|f| (f.seq, f.buttons.0, f.view.tick.0, f.view.frac)).collect();
+        assert_eq!(frames, vec![(8, 1, 48, 7), (9, 2, 49, 7), (10, 3, 50, 7)]);
+        assert_eq!(InputBatch::new(2, view, vec![cmd(1); 3]).validate(), Err(InputBatchError::Seq));
+        assert_eq!(InputBatch::new(9, view, vec![]).validate(), Err(InputBatchError::Count(0)));
+        assert_eq!(InputBatch::new(99, view, vec![cmd(1); 9]).validate(), Err(InputBatchError::Count(9)));
+    }
+
+    #[test]
+    fn golden_welcome() {
+        let msg = ServerMsg::Welcome(Welcome {
+            your_id: NetId(5),
+            tick_hz: 30,
+            tick: Tick(100),
+            arena_width: 4000,
+            arena_height: 4000,
+            view_half_width: 1000,
+            view_half_height: 625,
+            players: vec![PlayerInfo { id: NetId(5), name: "ace".into() }],
+            resume_token: ResumeToken([1; 16]),
+            resumed: true,
+            resume_grace_ms: 15_000,
+        });
+        let expected = format!("00051e64a01fa01fe807f104010503616365{}019875", "01".repeat(16));
+        assert_eq!(hex(&encode_server(&msg)), expected);
     }
 
     #[test]
@@ -121,10 +159,12 @@ mod tests {
             tick: Tick(7),
             baseline_gap: 1,
             ack_seq: 5,
+            input_queue: 2,
+            input_offset: -3,
             checksum: 0x0403_0201,
             body: vec![0, 0, 1, 3, 0x10, 0x02],
         });
-        assert_eq!(hex(&encode_server(&msg)), "010701050102030406000001031002");
+        assert_eq!(hex(&encode_server(&msg)), "0107010502050102030406000001031002");
     }
 
     #[test]
@@ -155,8 +195,14 @@ mod tests {
         }
 
         #[test]
-        fn inputs_round_trip(seq in any::<u32>(), buttons in any::<u8>(), aim in any::<u16>()) {
-            let msg = ClientMsg::Input(InputFrame { seq, buttons: Buttons(buttons), aim });
+        fn inputs_round_trip(
+            seq in any::<u32>(),
+            tick in any::<u32>(),
+            frac in any::<u8>(),
+            cmds in proptest::collection::vec((any::<u8>(), any::<u16>()), 1..=MAX_INPUT_BATCH),
+        ) {
+            let cmds = cmds.into_iter().map(|(b, aim)| InputCmd { buttons: Buttons(b), aim }).collect();
+            let msg = ClientMsg::Input(InputBatch::new(seq, ViewTime { tick: Tick(tick), frac }, cmds));
             prop_assert_eq!(decode_client(&encode_client(&msg)), Ok(msg));
         }
 
@@ -167,7 +213,9 @@ mod tests {
             checksum in any::<u32>(),
             body in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let msg = ServerMsg::Snapshot(Snapshot { tick: Tick(tick), baseline_gap: gap, ack_seq: tick / 2, checksum, body });
+            let msg = ServerMsg::Snapshot(Snapshot {
+                tick: Tick(tick), baseline_gap: gap, ack_seq: tick / 2, input_queue: 3, input_offset: -40, checksum, body,
+            });
             prop_assert_eq!(decode_server(&encode_server(&msg)), Ok(msg));
         }
     }

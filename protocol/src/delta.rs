@@ -541,7 +541,15 @@ mod tests {
     fn snapshot(writer: &BodyWriter, tick: u32, gap: u32, world: &[EntityState]) -> Snapshot {
         let mut body = Vec::new();
         writer.finish(&mut body);
-        Snapshot { tick: Tick(tick), baseline_gap: gap, ack_seq: 0, checksum: checksum(world), body }
+        Snapshot {
+            tick: Tick(tick),
+            baseline_gap: gap,
+            ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
+            checksum: checksum(world),
+            body,
+        }
     }
 
     fn arb_entity() -> impl Strategy<Value = EntityState> {
@@ -627,7 +635,7 @@ mod tests {
             let mut client = ClientWorld::new(PHYSICS);
             client.tick = Some(Tick(9));
             client.entities = vec![EntityState { id: NetId(1), ..Default::default() }, EntityState { id: NetId(5), kind: EntityKind::Projectile, ..Default::default() }];
-            let _ = client.apply(&Snapshot { tick: Tick(9 + gap), baseline_gap: gap, ack_seq: 0, checksum: 0, body });
+            let _ = client.apply(&Snapshot { tick: Tick(9 + gap), baseline_gap: gap, ack_seq: 0, input_queue: 0, input_offset: 0, checksum: 0, body });
         }
     }
 
@@ -680,7 +688,15 @@ mod tests {
     #[test]
     fn a_delta_against_a_tick_the_client_does_not_hold_is_refused() {
         let mut client = ClientWorld::new(PHYSICS);
-        let s = Snapshot { tick: Tick(10), baseline_gap: 1, ack_seq: 0, checksum: 0, body: vec![0, 0, 0] };
+        let s = Snapshot {
+            tick: Tick(10),
+            baseline_gap: 1,
+            ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
+            checksum: 0,
+            body: vec![0, 0, 0],
+        };
         assert_eq!(client.apply(&s), Err(DeltaError::BaselineMismatch { expected: Tick(9), held: None }));
     }
 }

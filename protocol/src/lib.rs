@@ -17,6 +17,7 @@ pub mod ids;
 pub mod messages;
 pub mod quantize;
 pub mod rules;
+pub mod timing;
 pub mod varint;
 
 pub use codec::{CodecError, decode_client, decode_server, encode_client, encode_server};
@@ -27,4 +28,4 @@ pub use messages::*;
 
 /// Version of the wire format. A client whose `Hello` carries another version is turned away
 /// with [`ByeReason::VersionMismatch`]. Bump it on any change to the encoding of a message.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 pub enum ClientMsg {
     /// First message of every connection; nothing else is accepted before it.
     Hello(Hello),
-    /// The player's controls for one tick.
-    Input(InputFrame),
+    /// The player's controls for the newest tick, with the last few before it repeated (see
+    /// [`InputBatch`]).
+    Input(InputBatch),
     /// Round-trip probe; the server answers at once with [`ServerMsg::Pong`] echoing `t`.
     Ping {
         /// Opaque client timestamp, echoed back unchanged.
@@ -36,18 +37,138 @@ pub struct Hello {
     pub protocol_version: u16,
     /// Requested display name; the server sanitizes it with [`crate::rules::sanitize_name`].
     pub name: String,
+    /// The token of an earlier [`Welcome`], to get that player back after a lost connection
+    /// (within the server's resume grace). `None` for a new player.
+    pub resume: Option<ResumeToken>,
 }
 
-/// The controls of one tick. Clients send one per tick; the server applies at most one per
-/// tick per client, in `seq` order, and reports the last applied `seq` in every snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A secret that lets a client whose connection was lost take its ship back. Issued in every
+/// [`Welcome`]; valid once, and only while the server keeps the ship (the resume grace).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResumeToken(pub [u8; 16]);
+
+/// Most commands one [`InputBatch`] may carry.
+pub const MAX_INPUT_BATCH: usize = 8;
+
+/// A point in the room's timeline as a client sees it: a snapshot tick plus a fraction of the
+/// next tick, in 1/256ths. The browser draws other ships between two snapshots, so what the player
+/// saw is usually a fractional tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ViewTime {
+    /// The snapshot tick.
+    pub tick: Tick,
+    /// How far towards `tick + 1`, in 1/256 of a tick.
+    pub frac: u8,
+}
+
+impl ViewTime {
+    /// The view time in (fractional) ticks.
+    #[must_use]
+    pub fn ticks(self) -> f64 {
+        f64::from(self.tick.0) + f64::from(self.frac) / 256.0
+    }
+
+    /// The view time `n` ticks earlier (saturating at tick 0).
+    #[must_use]
+    pub fn before(self, n: u32) -> ViewTime {
+        ViewTime { tick: Tick(self.tick.0.saturating_sub(n)), frac: self.frac }
+    }
+
+    /// The view time `n` ticks later.
+    #[must_use]
+    pub fn after(self, n: u32) -> ViewTime {
+        ViewTime { tick: self.tick.after(n), frac: self.frac }
+    }
+}
+
+/// The controls of one tick, without its sequence number (which its place in an
+/// [`InputBatch`] gives).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputCmd {
+    /// Move keys and the fire button.
+    pub buttons: Buttons,
+    /// Aim direction as a fraction of a turn ([`crate::quantize::angle_to_wire`]).
+    pub aim: u16,
+}
+
+/// What a client sends each tick: its newest command and, before it, the last few commands the
+/// server has not acknowledged yet, so one late message never leaves a tick without its input.
+/// `cmds` is oldest first; the last has sequence number `seq`, the one before `seq − 1`, and so
+/// on. `view` is the time the player was seeing when the newest command was sampled; each older
+/// command was sampled one tick earlier.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputBatch {
+    /// Sequence number of the last command in `cmds`.
+    pub seq: u32,
+    /// What the player saw when the last command was sampled (for lag compensation).
+    pub view: ViewTime,
+    /// 1 to [`MAX_INPUT_BATCH`] commands, oldest first.
+    pub cmds: Vec<InputCmd>,
+}
+
+/// Why an [`InputBatch`] is not acceptable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputBatchError {
+    /// It has no command or more than [`MAX_INPUT_BATCH`].
+    #[error("an input batch holds 1 to {MAX_INPUT_BATCH} commands, not {0}")]
+    Count(usize),
+    /// Its sequence numbers would go below 1.
+    #[error("input sequence numbers start at 1")]
+    Seq,
+}
+
+impl InputBatch {
+    /// A batch of `cmds` (oldest first) ending with sequence number `seq`, seen at `view`.
+    #[must_use]
+    pub fn new(seq: u32, view: ViewTime, cmds: Vec<InputCmd>) -> InputBatch {
+        InputBatch { seq, view, cmds }
+    }
+
+    /// A batch of one command: `frame` alone, without redundancy.
+    #[must_use]
+    pub fn one(frame: InputFrame) -> InputBatch {
+        InputBatch { seq: frame.seq, view: frame.view, cmds: vec![InputCmd { buttons: frame.buttons, aim: frame.aim }] }
+    }
+
+    /// Checks the count and the sequence numbers.
+    pub fn validate(&self) -> Result<(), InputBatchError> {
+        let n = self.cmds.len();
+        if n == 0 || n > MAX_INPUT_BATCH {
+            return Err(InputBatchError::Count(n));
+        }
+        if (self.seq as usize) < n {
+            return Err(InputBatchError::Seq);
+        }
+        Ok(())
+    }
+
+    /// The commands as numbered frames, oldest first (call [`InputBatch::validate`] first).
+    pub fn frames(&self) -> impl Iterator<Item = InputFrame> + '_ {
+        let n = self.cmds.len() as u32;
+        self.cmds.iter().enumerate().map(move |(i, c)| {
+            let back = n - 1 - i as u32;
+            InputFrame {
+                seq: self.seq.wrapping_sub(back),
+                buttons: c.buttons,
+                aim: c.aim,
+                view: self.view.before(back),
+            }
+        })
+    }
+}
+
+/// The controls of one tick with its sequence number and view time: one command of an
+/// [`InputBatch`], as the server queues and applies it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InputFrame {
-    /// Increases by one per input; starts at 1.
+    /// Increases by one per tick; starts at 1.
     pub seq: u32,
     /// Move keys and the fire button.
     pub buttons: Buttons,
     /// Aim direction as a fraction of a turn ([`crate::quantize::angle_to_wire`]).
     pub aim: u16,
+    /// What the player saw when it was sampled.
+    pub view: ViewTime,
 }
 
 /// A message from the server to a client.
@@ -90,6 +211,14 @@ pub struct Welcome {
     pub view_half_height: u32,
     /// Everyone in the room now, the client included.
     pub players: Vec<PlayerInfo>,
+    /// The secret to send in [`Hello::resume`] to get this player back if the connection is
+    /// lost. A new one comes with every `Welcome`; each is valid once.
+    pub resume_token: ResumeToken,
+    /// Whether this `Welcome` gave back an earlier player (same id, ship and score) rather than
+    /// a new one.
+    pub resumed: bool,
+    /// How long the server keeps a player whose connection was lost, in milliseconds.
+    pub resume_grace_ms: u32,
 }
 
 /// A player's id and display name.
@@ -111,6 +240,11 @@ pub struct Snapshot {
     pub baseline_gap: u32,
     /// `seq` of the last input of this client that the server applied (0: none yet).
     pub ack_seq: u32,
+    /// Inputs of this client waiting in the server's queue after this tick.
+    pub input_queue: u8,
+    /// How much earlier than the server wants them this client's inputs arrive, in 1/16 tick:
+    /// positive, run the input clock slower; negative, faster (see [`crate::timing`]).
+    pub input_offset: i16,
     /// Wrapping sum of [`crate::entity::EntityState::hash32`] over everything the client should
     /// hold after applying this snapshot; four little-endian bytes on the wire.
     #[serde(with = "postcard::fixint::le")]
@@ -183,6 +317,8 @@ pub enum ByeReason {
     ShuttingDown,
     /// No `Hello` arrived in time.
     HandshakeTimeout,
+    /// The same player resumed on another connection (its resume token was used).
+    Replaced,
 }
 
 impl ByeReason {
@@ -198,6 +334,7 @@ impl ByeReason {
             ByeReason::InputFlood => 1008,
             ByeReason::ShuttingDown => 1001,
             ByeReason::HandshakeTimeout => 4003,
+            ByeReason::Replaced => 4004,
         }
     }
 
@@ -212,6 +349,7 @@ impl ByeReason {
             ByeReason::InputFlood => "input_flood",
             ByeReason::ShuttingDown => "shutting_down",
             ByeReason::HandshakeTimeout => "handshake_timeout",
+            ByeReason::Replaced => "replaced",
         }
     }
 }

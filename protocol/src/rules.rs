@@ -158,6 +158,20 @@ pub fn step_projectile(x: f32, y: f32, vx: f32, vy: f32, dt: f32) -> (f32, f32) 
     (snap_pos(x + vx * dt), snap_pos(y + vy * dt))
 }
 
+/// Distance from a ship's centre at which its shots appear: just clear of its own hull.
+pub const MUZZLE_REACH: f32 = SHIP_RADIUS + PROJECTILE_RADIUS + 2.0;
+
+/// A new shot of a ship at `(x, y)` aiming `aim` (a 16-bit fraction of a turn): its position at
+/// the ship's nose and its velocity, both on the wire grid, as `(x, y, vx, vy)`. The server fires
+/// with it; a client predicting its own shots places them with it too (`sin`/`cos` may differ in
+/// the last bit between platforms, which the snapping almost always hides).
+#[must_use]
+pub fn muzzle(x: f32, y: f32, aim: u16) -> (f32, f32, f32, f32) {
+    let (sin, cos) = crate::quantize::angle_from_wire(aim).sin_cos();
+    let (nx, ny) = (x + cos * MUZZLE_REACH, y + sin * MUZZLE_REACH);
+    (snap_pos(nx), snap_pos(ny), snap_vel(cos * PROJECTILE_SPEED), snap_vel(sin * PROJECTILE_SPEED))
+}
+
 /// Cleans a requested player name: control characters dropped, whitespace trimmed, at most
 /// [`MAX_NAME_CHARS`] characters; an empty result becomes `"pilot"`.
 #[must_use]

@@ -76,6 +76,27 @@ pub struct Config {
     /// Seed of the room's random numbers (orb and respawn spots); random if not given.
     #[arg(long, env = "ARENA_SEED")]
     pub seed: Option<u64>,
+
+    /// Lag compensation: how far back in time a shot may be tested against where its shooter saw
+    /// the targets (at most 1s; also at most 62 ticks). `0s` turns it off.
+    #[arg(long, env = "ARENA_MAX_REWIND", default_value = "200ms", value_parser = rewind_duration)]
+    pub max_rewind: Duration,
+
+    /// How long the ship of a player whose connection was lost stays in the world (idle, and
+    /// hittable) for the player to resume with the token of its last Welcome. `0s` turns resuming off.
+    #[arg(long, env = "ARENA_RESUME_GRACE", default_value = "15s", value_parser = grace_duration)]
+    pub resume_grace: Duration,
+
+    /// Link conditioner (a development and test tool, off by default): delay every frame, in
+    /// each direction, by this much (e.g. `75ms` for a 150 ms round trip). A range such as
+    /// `20ms..200ms` gives each connection a latency picked at random from it.
+    #[arg(long, env = "ARENA_SIM_LATENCY", default_value = "0ms")]
+    pub sim_latency: arena_netsim::Latency,
+
+    /// Link conditioner: vary each frame's delay by up to this much either way (uniformly),
+    /// keeping the frames' order as TCP does. Off by default.
+    #[arg(long, env = "ARENA_SIM_JITTER", default_value = "0ms", value_parser = arena_netsim::parse_jitter)]
+    pub sim_jitter: Duration,
 }
 
 /// How log lines are written.
@@ -148,6 +169,16 @@ impl Config {
     }
 }
 
+fn rewind_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 200ms)"))?;
+    if d > Duration::from_secs(1) { Err("at most 1s".into()) } else { Ok(d) }
+}
+
+fn grace_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 15s)"))?;
+    if d > Duration::from_secs(3600) { Err("at most 1h".into()) } else { Ok(d) }
+}
+
 fn humantime_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 5s or 250ms)"))?;
     if d.is_zero() { Err("must be longer than zero".into()) } else { Ok(d) }
@@ -174,6 +205,12 @@ impl Config {
     pub fn snapshot_budget(&self) -> Option<usize> {
         self.max_kbps
             .map(|kbps| (u64::from(kbps) * 1000 / 8 / u64::from(self.tick_hz)).saturating_sub(16).max(16) as usize)
+    }
+
+    /// The lag compensation limit in ticks.
+    #[must_use]
+    pub fn max_rewind_ticks(&self) -> f32 {
+        (self.max_rewind.as_secs_f64() * f64::from(self.tick_hz)) as f32
     }
 
     /// The length of one tick.

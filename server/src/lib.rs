@@ -87,11 +87,18 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let arena = Arena { width: config.arena_size as f32, height: config.arena_size as f32 };
     let tick_hz = config.tick_hz;
     let settings = RoomSettings {
-        sim: SimSettings { tick_hz, arena, orbs: config.orbs, seed: config.seed.unwrap_or_else(rand::random) },
+        sim: SimSettings {
+            tick_hz,
+            arena,
+            orbs: config.orbs,
+            seed: config.seed.unwrap_or_else(rand::random),
+            max_rewind_ticks: config.max_rewind_ticks(),
+        },
         view: View { half_width: config.view_width as f32 / 2.0, half_height: config.view_height as f32 / 2.0 },
         max_clients: config.max_clients,
         slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
         snapshot_budget: config.snapshot_budget(),
+        resume_grace: config.resume_grace,
     };
     let stats = Arc::new(ServerStats::new(tick_hz));
     let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
@@ -121,6 +128,9 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             tracing::error!(error = %e, "http server failed");
         }
     });
+    if config.sim_latency.max > Duration::ZERO || !config.sim_jitter.is_zero() {
+        tracing::warn!(latency = %config.sim_latency, jitter = ?config.sim_jitter, "link conditioner on: every frame is delayed (a development and test tool)");
+    }
     tracing::info!(%addr, tick_hz, "arena listening");
     Ok(RunningServer { addr, stats, shutdown, http, room, app })
 }

@@ -96,6 +96,16 @@ pub struct ServerStats {
     pub inputs_dropped: Counter,
     /// Full snapshots clients asked for after their world stopped matching (desyncs).
     pub desyncs_reported: Counter,
+    /// Ships kept for players whose connection was lost (the resume grace).
+    pub suspended: Gauge,
+    /// Players who came back with their resume token.
+    pub resumes: Counter,
+    /// Ticks whose input had not arrived and was speculated from the last one.
+    pub inputs_speculated: Counter,
+    /// Late inputs whose buttons differed from the speculation (a correction for that client).
+    pub inputs_mispredicted: Counter,
+    /// Ticks that applied two inputs of one client to drain a backlog.
+    pub inputs_drained: Counter,
     closed: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
     /// The family's histograms, looked up once (a handle shares the family's data).
@@ -167,6 +177,11 @@ impl ServerStats {
             snapshots_dropped: Counter::default(),
             inputs_dropped: Counter::default(),
             desyncs_reported: Counter::default(),
+            suspended: Gauge::default(),
+            resumes: Counter::default(),
+            inputs_speculated: Counter::default(),
+            inputs_mispredicted: Counter::default(),
+            inputs_drained: Counter::default(),
             closed: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
             phase_histograms: Vec::new(),
@@ -213,6 +228,23 @@ impl ServerStats {
             "desyncs_reported",
             "Full snapshots clients asked for after a checksum mismatch",
             self.desyncs_reported.clone(),
+        );
+        arena.register("players_suspended", "Ships kept for players whose connection was lost", self.suspended.clone());
+        arena.register("resumes", "Players who came back with their resume token", self.resumes.clone());
+        arena.register(
+            "inputs_speculated",
+            "Ticks whose input had not arrived in time and was speculated from the last one",
+            self.inputs_speculated.clone(),
+        );
+        arena.register(
+            "inputs_mispredicted",
+            "Late inputs whose buttons differed from the speculation",
+            self.inputs_mispredicted.clone(),
+        );
+        arena.register(
+            "inputs_drained",
+            "Ticks that applied two inputs of one client to drain a backlog",
+            self.inputs_drained.clone(),
         );
         arena.register(
             "connections_closed",

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The DOM overlay: ping, fps, kbps down, tick and players online; the top-10 scoreboard with
- * names; the kill feed; the connection status line; the "dead — respawning" overlay. Writes only
+ * names; the kill feed; the connection status line ("reconnecting… 2 s", "connection lost —
+ * resumed"); the death screen, which names the killer and counts down to the respawn. Writes only
  * `textContent` (names come from other players) and only when something changed.
  */
 
@@ -19,6 +20,7 @@ const STATS_EVERY_MS = 250;
  * @property {{ killer: string, victim: string, mine: boolean }[]} kills
  * @property {number} killsVersion
  * @property {number | null} respawnInS  seconds to respawn while dead, null while alive
+ * @property {string | null} killedBy  who killed the own ship (while dead), if known
  * @property {number} myScore
  * @property {string} status  connection status, empty when all is well
  */
@@ -35,6 +37,8 @@ export class Hud {
     this.status = el('status');
     this.death = el('death');
     this.deathCount = el('death-count');
+    this.deathBy = el('death-by');
+    this.deathKiller = el('death-killer');
     this.lastStats = -Infinity;
     this.boardVersion = -1;
     this.killsVersion = -1;
@@ -90,11 +94,15 @@ export class Hud {
       this.status.textContent = info.status;
       this.status.hidden = info.status === '';
     }
-    const death = info.respawnInS === null ? '' : `respawning in ${Math.max(0, info.respawnInS).toFixed(1)} s`;
+    const count = info.respawnInS === null ? '' : `respawning in ${Math.max(0, info.respawnInS).toFixed(1)} s`;
+    const killer = info.respawnInS === null || info.killedBy === null ? '' : info.killedBy;
+    const death = `${count}\n${killer}`;
     if (death !== this.lastDeath) {
       this.lastDeath = death;
-      this.death.hidden = death === '';
-      this.deathCount.textContent = death;
+      this.death.hidden = count === '';
+      this.deathCount.textContent = count;
+      this.deathKiller.textContent = killer;
+      this.deathBy.hidden = killer === '';
     }
   }
 }

@@ -76,10 +76,16 @@ export class Controls {
 
   /** The buttons of the next input; consumes a latched shot. */
   sampleButtons() {
+    const bits = this.heldButtons() | (this.fireLatched ? this.fireBit : 0);
+    this.fireLatched = false;
+    return bits;
+  }
+
+  /** The buttons held right now, without consuming a latched shot (to draw the present). */
+  heldButtons() {
     let bits = 0;
     for (const code of this.down) bits |= this.keyBits[code];
-    if (this.mouseDown || this.fireLatched) bits |= this.fireBit;
-    this.fireLatched = false;
+    if (this.mouseDown) bits |= this.fireBit;
     return bits;
   }
 

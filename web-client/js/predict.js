@@ -1,57 +1,62 @@
 // @ts-check
 /**
- * Client-side prediction of the own ship. Each fixed tick the page's input gets a sequence number
- * (from 1), is kept until the server acknowledges it, and moves the predicted ship with the
- * server's own movement step (wasm). On each snapshot the prediction restarts from the server's
- * state of the own ship and replays the inputs the server has not applied yet (seq > ack_seq). A
- * correction is not shown as a jump: the difference is kept as a visual offset that decays.
- * Knows nothing of sockets or the canvas.
+ * Client-side prediction of the own ship. Each tick of the input clock the page's input gets a
+ * sequence number (from 1), is kept until the server acknowledges it, and moves the predicted
+ * ship with the server's own movement step (wasm, injected as a function). On each snapshot the
+ * prediction restarts from the server's state of the own ship and replays the inputs the server
+ * has not applied yet (seq > ack_seq). A small correction is not shown as a jump: the difference
+ * is kept as a visual offset that decays; a large one (a teleport, a respawn) snaps.
+ *
+ * The ship is drawn in the present: between the last predicted tick and the next one, which is
+ * stepped with the buttons held *now*, so a key press moves the ship in the very next animation
+ * frame, not a tick later. Knows nothing of sockets, the canvas or the wasm module.
  */
 
-/** @typedef {import('./wasm.js').Codec} Codec */
-/** @typedef {import('./wasm.js').Motion} Motion */
+/** @typedef {{ x: number, y: number, vx: number, vy: number }} Motion */
 /** @typedef {{ seq: number, buttons: number, aim: number }} Input */
+/** @typedef {(m: Motion, buttons: number) => Motion} StepFn  one movement step of the room */
 
 /** Unacknowledged inputs kept at most (several seconds even at 128 Hz). */
 const MAX_PENDING = 1024;
 /** Time constant of the visual correction's decay, in ms. */
-const SMOOTH_MS = 90;
+export const SMOOTH_MS = 90;
 /** A correction larger than this is a teleport (respawn, wall): snap instead of smoothing. */
-const SNAP_DIST = 200;
+export const SNAP_DIST = 200;
 
 export class Predictor {
   /**
    * A fresh predictor per connection (sequence numbers start at 1 again).
-   * @param {Codec} codec
-   * @param {number} tickHz
-   * @param {{ w: number, h: number }} arena
+   * @param {StepFn} step  the server's movement step for this room (tick rate and arena bound)
    */
-  constructor(codec, tickHz, arena) {
-    this.codec = codec;
-    this.tickHz = tickHz;
-    this.arena = arena;
+  constructor(step) {
+    this.step = step;
     this.nextSeq = 1;
-    /** @type {Input[]} */
+    /** Inputs sent and not yet acknowledged, oldest first. @type {Input[]} */
     this.pending = [];
-    /** Predicted state after the last input, and the one before (for render interpolation). */
-    this.cur = /** @type {Motion | null} */ (null);
-    this.prev = /** @type {Motion | null} */ (null);
+    /** Predicted state after the last input. @type {Motion | null} */
+    this.cur = null;
     this.alive = false;
     this.err = { x: 0, y: 0 };
     /** Size of the last correction, in world units, for the HUD and tests. */
     this.lastCorrection = 0;
     /** Snapshots whose replayed state differed from the prediction (a misprediction). */
     this.corrections = 0;
+    /** Sum of the sizes of all corrections (world units), snaps included. */
+    this.correctionTotal = 0;
+    /** Corrections large enough to snap. */
+    this.snaps = 0;
     this.lastAck = 0;
+    /** The next state under the live buttons, cached per (cur, buttons). */
+    this.ahead = /** @type {{ from: Motion, buttons: number, next: Motion } | null} */ (null);
   }
 
-  /** @private */
-  step(/** @type {Motion} */ m, /** @type {number} */ buttons) {
-    return this.codec.stepShip(m, buttons, this.tickHz, this.arena.w, this.arena.h);
+  /** Sequence number of the last input (0 before the first). */
+  get lastSeq() {
+    return this.nextSeq - 1;
   }
 
   /**
-   * One fixed tick: numbers the input, keeps it, and advances the prediction.
+   * One tick of the input clock: numbers the input, keeps it, and advances the prediction.
    * @param {number} buttons
    * @param {number} aim  wire angle (u16)
    * @returns {Input} the input to send
@@ -60,13 +65,18 @@ export class Predictor {
     const input = { seq: this.nextSeq++, buttons, aim };
     this.pending.push(input);
     if (this.pending.length > MAX_PENDING) this.pending.shift();
-    if (this.cur && this.alive) {
-      this.prev = this.cur;
-      this.cur = this.step(this.cur, buttons);
-    } else {
-      this.prev = this.cur;
-    }
+    if (this.cur && this.alive) this.cur = this.step(this.cur, buttons);
     return input;
+  }
+
+  /**
+   * The newest inputs to send, oldest first, ending with the last one: the redundancy of an input
+   * batch (all of them unacknowledged).
+   * @param {number} max
+   * @returns {Input[]}
+   */
+  batch(max) {
+    return this.pending.slice(-Math.max(1, max));
   }
 
   /**
@@ -87,9 +97,8 @@ export class Predictor {
     this.alive = own.alive;
     if (own.alive) for (const input of this.pending) m = this.step(m, input.buttons);
 
-    if (!this.cur || !this.prev || !own.alive || !wasAlive) {
+    if (!this.cur || !own.alive || !wasAlive) {
       this.cur = m;
-      this.prev = m;
       this.err = { x: 0, y: 0 };
       this.lastCorrection = 0;
       return;
@@ -97,11 +106,12 @@ export class Predictor {
     const dx = this.cur.x - m.x;
     const dy = this.cur.y - m.y;
     this.lastCorrection = Math.hypot(dx, dy);
-    if (this.lastCorrection > 0) this.corrections++;
     this.cur = m;
-    this.prev = { ...this.prev, x: this.prev.x - dx, y: this.prev.y - dy };
+    if (this.lastCorrection === 0) return;
+    this.corrections++;
+    this.correctionTotal += this.lastCorrection;
     if (this.lastCorrection > SNAP_DIST) {
-      this.prev = m;
+      this.snaps++;
       this.err = { x: 0, y: 0 };
     } else {
       this.err = { x: this.err.x + dx, y: this.err.y + dy };
@@ -109,22 +119,32 @@ export class Predictor {
   }
 
   /**
-   * Where to draw the own ship: between the last two predicted ticks by `alpha` (the fixed-step
-   * accumulator's fraction), plus the decaying correction.
-   * @param {number} alpha  0..1
+   * Where to draw the own ship now: `alpha` of the way from the last predicted tick to the next
+   * one as the buttons held now would make it, plus the decaying correction.
+   * @param {number} alpha  0..1, how far the input clock is towards its next tick
+   * @param {number} liveButtons  the buttons held now
    * @param {number} frameMs  time since the last frame, for the decay
    * @returns {{ x: number, y: number } | null}
    */
-  display(alpha, frameMs) {
-    if (!this.cur || !this.prev) return null;
-    const k = Math.exp(-frameMs / SMOOTH_MS);
+  display(alpha, liveButtons, frameMs) {
+    const cur = this.cur;
+    if (!cur) return null;
+    const k = Math.exp(-Math.max(0, frameMs) / SMOOTH_MS);
     this.err.x *= k;
     this.err.y *= k;
     if (Math.abs(this.err.x) < 0.01) this.err.x = 0;
     if (Math.abs(this.err.y) < 0.01) this.err.y = 0;
+    let next = cur;
+    if (this.alive) {
+      if (!this.ahead || this.ahead.from !== cur || this.ahead.buttons !== liveButtons) {
+        this.ahead = { from: cur, buttons: liveButtons, next: this.step(cur, liveButtons) };
+      }
+      next = this.ahead.next;
+    }
+    const a = Math.min(1, Math.max(0, alpha));
     return {
-      x: this.prev.x + (this.cur.x - this.prev.x) * alpha + this.err.x,
-      y: this.prev.y + (this.cur.y - this.prev.y) * alpha + this.err.y,
+      x: cur.x + (next.x - cur.x) * a + this.err.x,
+      y: cur.y + (next.y - cur.y) * a + this.err.y,
     };
   }
 }

@@ -3,12 +3,18 @@
  * Draws one frame: a plain scene object in, pixels on the canvas out, and the counts of what was
  * drawn. Pure: it reads no global state, keeps none between frames, and never touches the network.
  * The camera follows the own ship and is scaled so the server's view rectangle
- * (Welcome.view_half_width × view_half_height around the ship) fits the window.
+ * (Welcome.view_half_width × view_half_height around the ship) fits the window. The minimap in
+ * the corner shows what the client holds (the newest snapshot's ships and orbs and the area it
+ * covers), labelled as such: not the whole arena's population.
  */
 
 /**
  * @typedef {{ id: number, x: number, y: number, aim: number, hp: number, name: string,
  *             buttons?: number }} ShipView  `buttons`: move buttons held, for the thrust flame
+ * @typedef {object} HeldWorld  the newest snapshot, as the minimap shows it
+ * @property {{ id: number, x: number, y: number, alive: boolean }[]} ships  other ships
+ * @property {{ x: number, y: number, kind: string }[]} orbs
+ * @property {{ x: number, y: number } | null} center  the own ship by the server (the view's centre)
  * @typedef {object} Scene
  * @property {number} width   canvas size in CSS pixels
  * @property {number} height
@@ -23,6 +29,7 @@
  * @property {{ x: number, y: number, vx: number, vy: number, owner: number }[]} projectiles
  * @property {{ x: number, y: number, kind: string }[]} orbs
  * @property {boolean} minimap  whether to draw the overview map in the corner
+ * @property {HeldWorld | null} held  what the client holds, for the minimap
  * @property {{ shipRadius: number, projectileRadius: number, orbRadius: number, maxHp: number }} sizes
  * @property {{ up: number, down: number, left: number, right: number }} buttonBits  move button bits
  */
@@ -47,8 +54,20 @@ const COLORS = {
 };
 
 /** Scale that fits the server's view rectangle into the canvas. */
-export function viewScale(/** @type {Scene} */ s) {
+export function viewScale(/** @type {{ width: number, height: number, view: { halfW: number, halfH: number } }} */ s) {
   return Math.min(s.width / (2 * Math.max(1, s.view.halfW)), s.height / (2 * Math.max(1, s.view.halfH)));
+}
+
+/**
+ * Where a world point appears on the canvas, in CSS pixels.
+ * @param {{ width: number, height: number, camera: { x: number, y: number }, view: { halfW: number, halfH: number } }} s
+ * @param {number} x
+ * @param {number} y
+ * @returns {{ x: number, y: number }}
+ */
+export function worldToScreen(s, x, y) {
+  const k = viewScale(s);
+  return { x: (x - s.camera.x) * k + s.width / 2, y: (y - s.camera.y) * k + s.height / 2 };
 }
 
 /** A stable colour per player that never looks like the own ship's teal. */
@@ -286,7 +305,8 @@ function drawFlame(ctx, ship, r, bits, time) {
 }
 
 /**
- * The arena in a corner: walls, the area snapshots cover, and what is in it.
+ * The arena in a corner: walls, the screen's area, and what the client holds — the area its
+ * snapshots cover, the ships and orbs in it — under a label saying so.
  * @param {CanvasRenderingContext2D} ctx
  * @param {Scene} s
  * @param {number} x0
@@ -306,13 +326,29 @@ function drawMinimap(ctx, s, x0, y0, x1, y1) {
   ctx.strokeStyle = COLORS.wall;
   ctx.lineWidth = 1;
   ctx.strokeRect(left + 0.5, top + 0.5, mw - 1, mh - 1);
+  const held = s.held;
+  if (held?.center) {
+    // The area snapshots cover (the view; the server adds a small margin).
+    const hx0 = Math.max(0, held.center.x - s.view.halfW) * k;
+    const hy0 = Math.max(0, held.center.y - s.view.halfH) * k;
+    const hx1 = Math.min(s.arena.w, held.center.x + s.view.halfW) * k;
+    const hy1 = Math.min(s.arena.h, held.center.y + s.view.halfH) * k;
+    ctx.fillStyle = 'rgba(94, 234, 212, 0.07)';
+    ctx.fillRect(left + hx0, top + hy0, hx1 - hx0, hy1 - hy0);
+  }
   ctx.strokeStyle = 'rgba(229, 231, 235, 0.35)';
   const vx0 = Math.max(0, x0) * k;
   const vy0 = Math.max(0, y0) * k;
   ctx.strokeRect(left + vx0, top + vy0, Math.min(s.arena.w, x1) * k - vx0, Math.min(s.arena.h, y1) * k - vy0);
-  for (const ship of s.others) {
-    ctx.fillStyle = shipColor(ship.id);
-    ctx.fillRect(left + ship.x * k - 1.5, top + ship.y * k - 1.5, 3, 3);
+  if (held) {
+    for (const o of held.orbs) {
+      ctx.fillStyle = o.kind === 'Heal' ? COLORS.heal : COLORS.score;
+      ctx.fillRect(left + o.x * k - 0.5, top + o.y * k - 0.5, 1, 1);
+    }
+    for (const ship of held.ships) {
+      ctx.fillStyle = ship.alive ? shipColor(ship.id) : 'rgba(229, 231, 235, 0.3)';
+      ctx.fillRect(left + ship.x * k - 1.5, top + ship.y * k - 1.5, 3, 3);
+    }
   }
   if (s.own) {
     ctx.fillStyle = COLORS.own;
@@ -320,4 +356,9 @@ function drawMinimap(ctx, s, x0, y0, x1, y1) {
     ctx.arc(left + s.own.x * k, top + s.own.y * k, 3, 0, Math.PI * 2);
     ctx.fill();
   }
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'bottom';
+  ctx.fillStyle = 'rgba(139, 149, 167, 0.9)';
+  ctx.fillText('what your client holds', left, top - 3);
 }

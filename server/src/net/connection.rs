@@ -5,16 +5,20 @@
 use crate::mailbox::{Batch, Closing, Mailbox};
 use crate::metrics::ServerStats;
 use crate::net::http::AppState;
+use crate::net::link::Inbound;
 use crate::net::rate::RateLimit;
 use crate::room::{ClientId, RoomCommand};
-use arena_protocol::codec::encode_server_into;
+use arena_netsim::{DelayLine, LinkProfile};
+use arena_protocol::codec::{CodecError, encode_server_into};
 use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_client};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
+use futures_util::StreamExt;
+use futures_util::stream::SplitSink;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
@@ -35,9 +39,11 @@ where
     let span = tracing::debug_span!("conn", client = client.0);
     async move {
         app.stats.connections.inc();
-        let (sink, mut stream) = ws.split();
+        let (sink, stream) = ws.split();
+        let profile = app.link.profile();
+        let mut stream = Inbound::new(stream, profile, client.0.wrapping_mul(2));
         let mailbox = Arc::new(Mailbox::default());
-        let writer = write_loop(sink, mailbox.clone(), app.stats.clone());
+        let writer = write_loop(sink, mailbox.clone(), app.stats.clone(), profile, client.0.wrapping_mul(2) + 1);
         tokio::pin!(writer);
         let outcome = {
             let reader = read_loop(&mut stream, client, &mailbox, &app);
@@ -48,8 +54,9 @@ where
             }
         };
         let writer_done = outcome.is_none();
-        let joined = match outcome {
+        let (joined, lost) = match outcome {
             Some(outcome) => {
+                let lost = outcome.bye.is_none() && outcome.ending == Ending::Lost;
                 match outcome.bye {
                     Some(b) => {
                         tracing::debug!(reason = b.reason.label(), message = %b.message, "closing connection");
@@ -57,19 +64,21 @@ where
                         mailbox.close(Closing::Bye(b));
                     }
                     None => {
-                        app.stats.count_close("client_left");
+                        app.stats.count_close(if lost { "client_lost" } else { "client_left" });
                         mailbox.close(Closing::Quietly);
                     }
                 }
-                outcome.joined
+                (outcome.joined, lost)
             }
             // The writer ended first: the room closed us (and counted why), or the socket failed
-            // because the peer went away. Telling the room we left is harmless if we never joined.
+            // because the peer went away (a lost connection). Telling the room is harmless if we
+            // never joined or it already removed us.
             None => {
-                if !mailbox.is_closing() {
-                    app.stats.count_close("client_left");
+                let closed_by_room = mailbox.is_closing();
+                if !closed_by_room {
+                    app.stats.count_close("client_lost");
                 }
-                true
+                (true, !closed_by_room)
             }
         };
         // Let the writer send its close frame, then read on until the peer answers it: closing a
@@ -83,7 +92,7 @@ where
         })
         .await;
         if joined {
-            app.inbox.leave(client);
+            app.inbox.leave(client, lost);
         }
         app.stats.connections.dec();
     }
@@ -94,18 +103,42 @@ where
 struct ReadOutcome {
     joined: bool,
     bye: Option<Bye>,
+    ending: Ending,
 }
 
-async fn read_loop<S>(
-    stream: &mut SplitStream<WebSocketStream<S>>,
-    client: ClientId,
-    mailbox: &Arc<Mailbox>,
-    app: &AppState,
-) -> ReadOutcome
+/// How a client's side of a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// The client said goodbye: a close frame with code 1000 (normal) or 1001 (going away), or
+    /// with no code. Its ship goes at once.
+    Left,
+    /// The connection broke (no close frame, a reset, or a close frame with another code, such
+    /// as 4000 "reconnecting"): the ship is kept for the resume grace.
+    Lost,
+}
+
+/// The protocol version a frame that failed to decode as a `Hello` claims, if it starts like one
+/// (tag 0, then a varint `u16`): an older or newer client gets `VersionMismatch`, not `Malformed`.
+fn claimed_version(frame: &[u8]) -> Option<u16> {
+    let (&tag, rest) = frame.split_first()?;
+    if tag != 0 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for (i, &b) in rest.iter().take(3).enumerate() {
+        v |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return u16::try_from(v).ok();
+        }
+    }
+    None
+}
+
+async fn read_loop<S>(stream: &mut Inbound<S>, client: ClientId, mailbox: &Arc<Mailbox>, app: &AppState) -> ReadOutcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let not_joined = |bye| ReadOutcome { joined: false, bye };
+    let not_joined = |bye| ReadOutcome { joined: false, bye, ending: Ending::Left };
     let first = tokio::select! {
         () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
         first = tokio::time::timeout(app.hello_timeout, next_binary(stream, &app.stats)) => first,
@@ -117,7 +150,7 @@ where
                 format!("no Hello within {:?}", app.hello_timeout),
             )));
         }
-        Ok(Frame::Gone) => return not_joined(None),
+        Ok(Frame::Gone(_)) => return not_joined(None),
         Ok(Frame::Bad(b)) => return not_joined(Some(b)),
         Ok(Frame::Binary(bytes)) => match decode_client(&bytes) {
             Ok(ClientMsg::Hello(hello)) => hello,
@@ -125,6 +158,11 @@ where
                 return not_joined(Some(bye(ByeReason::Malformed, "the first message must be Hello")));
             }
             Err(e) => {
+                let undecodable = matches!(e, CodecError::Malformed(_) | CodecError::TrailingBytes(_));
+                if let Some(v) = claimed_version(&bytes).filter(|v| undecodable && *v != 0 && *v != PROTOCOL_VERSION) {
+                    let message = format!("protocol version {v} is not the server's {PROTOCOL_VERSION}");
+                    return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
+                }
                 return not_joined(Some(bye(ByeReason::Malformed, format!("bad Hello: {e}"))));
             }
         },
@@ -133,8 +171,9 @@ where
         let message = format!("protocol version {} is not the server's {PROTOCOL_VERSION}", hello.protocol_version);
         return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
     }
-    app.inbox.control(RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone() });
-    let joined = |bye| ReadOutcome { joined: true, bye };
+    let resume = hello.resume;
+    app.inbox.control(RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone(), resume });
+    let joined = |bye| ReadOutcome { joined: true, bye, ending: Ending::Left };
 
     // Clients send one input per tick plus a ping a second; allow twice that with a burst.
     let rate = 2.0 * f64::from(app.tick_hz) + 10.0;
@@ -143,14 +182,19 @@ where
     loop {
         let bytes = match next_binary(stream, &app.stats).await {
             Frame::Binary(bytes) => bytes,
-            Frame::Gone => return joined(None),
+            Frame::Gone(ending) => return ReadOutcome { joined: true, bye: None, ending },
             Frame::Bad(b) => return joined(Some(b)),
         };
         if !limit.allow(Instant::now()) {
             return joined(Some(bye(ByeReason::InputFlood, format!("more than {rate} messages per second"))));
         }
         match decode_client(&bytes) {
-            Ok(ClientMsg::Input(input)) => app.inbox.input(client, input),
+            Ok(ClientMsg::Input(batch)) => {
+                if let Err(e) = batch.validate() {
+                    return joined(Some(bye(ByeReason::Malformed, e.to_string())));
+                }
+                app.inbox.input(client, batch, Instant::now());
+            }
             Ok(ClientMsg::Ping { t }) => {
                 encode_server_into(&ServerMsg::Pong { t }, &mut buf);
                 if mailbox.send_reliable(Bytes::copy_from_slice(&buf)).is_err() {
@@ -171,17 +215,21 @@ where
 
 enum Frame {
     Binary(Bytes),
-    Gone,
+    Gone(Ending),
     Bad(Bye),
 }
 
-async fn next_binary<S>(stream: &mut SplitStream<WebSocketStream<S>>, stats: &ServerStats) -> Frame
+async fn next_binary<S>(stream: &mut Inbound<S>, stats: &ServerStats) -> Frame
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     loop {
         match stream.next().await {
-            None | Some(Ok(Message::Close(_))) => return Frame::Gone,
+            None => return Frame::Gone(Ending::Lost),
+            Some(Ok(Message::Close(frame))) => {
+                let left = frame.is_none_or(|f| matches!(f.code, CloseCode::Normal | CloseCode::Away));
+                return Frame::Gone(if left { Ending::Left } else { Ending::Lost });
+            }
             Some(Ok(Message::Binary(bytes))) => {
                 stats.bytes_received.inc_by(bytes.len() as u64);
                 return Frame::Binary(bytes);
@@ -193,12 +241,16 @@ where
             Some(Err(WsError::Capacity(e))) => {
                 return Frame::Bad(bye(ByeReason::Malformed, format!("frame too large: {e}")));
             }
+            // The peer vanished without a closing handshake: a lost connection, not a bad one.
+            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                return Frame::Gone(Ending::Lost);
+            }
             Some(Err(WsError::Protocol(e))) => {
                 return Frame::Bad(bye(ByeReason::Malformed, format!("websocket protocol error: {e}")));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "read failed");
-                return Frame::Gone;
+                return Frame::Gone(Ending::Lost);
             }
         }
     }
@@ -224,47 +276,109 @@ where
     }
 }
 
-async fn write_loop<S>(mut sink: SplitSink<WebSocketStream<S>, Message>, mailbox: Arc<Mailbox>, stats: Arc<ServerStats>)
-where
+/// What the writer sends, in order, once due.
+enum Out {
+    Frame(Bytes),
+    End(Closing),
+}
+
+async fn write_loop<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    mailbox: Arc<Mailbox>,
+    stats: Arc<ServerStats>,
+    profile: LinkProfile,
+    seed: u64,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut batch = Batch::default();
     let mut buf = Vec::new();
+    // Frames taken from the mailbox wait here until due (at once when the conditioner is off):
+    // once taken they count as sent, as bytes in flight on a real link do.
+    let mut line: DelayLine<Out> = DelayLine::new(profile, seed);
+    let mut ending = false;
     loop {
-        mailbox.wait().await;
-        mailbox.take(&mut batch);
-        let mut bytes = 0;
-        for frame in batch.frames.drain(..) {
-            bytes += frame.len() as u64;
-            if guarded(&mailbox, sink.feed(Message::Binary(frame))).await.is_err() {
-                return;
+        let due = line.next_due().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            () = mailbox.wait(), if !ending => {
+                mailbox.take(&mut batch);
+                let now = Instant::now();
+                for frame in batch.frames.drain(..) {
+                    line.push(now, Out::Frame(frame));
+                }
+                if let Some(closing) = batch.closing.take() {
+                    line.push(now, Out::End(closing));
+                    ending = true;
+                }
             }
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {}
         }
-        stats.bytes_sent.inc_by(bytes);
-        match batch.closing.take() {
-            None => {
-                if guarded(&mailbox, sink.flush()).await.is_err() {
+        let mut bytes = 0;
+        let mut wrote = false;
+        while let Some(out) = line.pop_due(Instant::now()) {
+            match out {
+                Out::Frame(frame) => {
+                    bytes += frame.len() as u64;
+                    wrote = true;
+                    if guarded(&mailbox, sink.feed(Message::Binary(frame))).await.is_err() {
+                        return;
+                    }
+                }
+                Out::End(closing) => {
+                    stats.bytes_sent.inc_by(bytes);
+                    finish(&mut sink, &mailbox, closing, &mut buf).await;
                     return;
                 }
             }
-            Some(Closing::Quietly) => {
-                let _ = guarded(&mailbox, sink.close()).await;
-                return;
-            }
-            Some(Closing::Bye(b)) => {
-                encode_server_into(&ServerMsg::Bye(b.clone()), &mut buf);
-                let _ = guarded(&mailbox, sink.feed(Message::Binary(Bytes::copy_from_slice(&buf)))).await;
-                // A close frame's reason may hold at most 123 bytes.
-                let mut end = b.message.len().min(120);
-                while !b.message.is_char_boundary(end) {
-                    end -= 1;
-                }
-                let frame =
-                    CloseFrame { code: CloseCode::from(b.reason.close_code()), reason: b.message[..end].into() };
-                let _ = guarded(&mailbox, sink.send(Message::Close(Some(frame)))).await;
-                let _ = guarded(&mailbox, sink.close()).await;
-                return;
-            }
         }
+        stats.bytes_sent.inc_by(bytes);
+        if wrote && guarded(&mailbox, sink.flush()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Ends the connection: for a `Bye`, the message and a close frame with its code and reason.
+async fn finish<S>(
+    sink: &mut SplitSink<WebSocketStream<S>, Message>,
+    mailbox: &Mailbox,
+    closing: Closing,
+    buf: &mut Vec<u8>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match closing {
+        Closing::Quietly => {
+            let _ = guarded(mailbox, sink.close()).await;
+        }
+        Closing::Bye(b) => {
+            encode_server_into(&ServerMsg::Bye(b.clone()), buf);
+            let _ = guarded(mailbox, sink.feed(Message::Binary(Bytes::copy_from_slice(buf)))).await;
+            // A close frame's reason may hold at most 123 bytes.
+            let mut end = b.message.len().min(120);
+            while !b.message.is_char_boundary(end) {
+                end -= 1;
+            }
+            let frame = CloseFrame { code: CloseCode::from(b.reason.close_code()), reason: b.message[..end].into() };
+            let _ = guarded(mailbox, sink.send(Message::Close(Some(frame)))).await;
+            let _ = guarded(mailbox, sink.close()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arena_protocol::{Hello, encode_client};
+
+    #[test]
+    fn a_hello_of_another_version_is_recognised_even_if_it_does_not_decode() {
+        let v2 = [0x00, 0x02, 0x03, b'a', b'c', b'e'];
+        assert!(decode_client(&v2).is_err(), "a v2 Hello has no resume field");
+        assert_eq!(claimed_version(&v2), Some(2));
+        let v3 = encode_client(&ClientMsg::Hello(Hello { protocol_version: 3, name: "a".into(), resume: None }));
+        assert_eq!(claimed_version(&v3), Some(3));
+        assert_eq!(claimed_version(&[0x01, 0x02]), None, "not a Hello");
+        assert_eq!(claimed_version(&[0x00, 0xff, 0xff, 0xff]), None, "not a u16");
     }
 }

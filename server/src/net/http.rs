@@ -39,6 +39,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
+    /// The link conditioner's setting (off unless `--sim-latency`/`--sim-jitter`).
+    pub link: crate::net::link::LinkSettings,
     next_client: AtomicU64,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
             hello_timeout: config.hello_timeout,
             shutdown,
             tracker: TaskTracker::new(),
+            link: crate::net::link::LinkSettings { latency: config.sim_latency, jitter: config.sim_jitter },
             next_client: AtomicU64::new(1),
         }
     }

@@ -4,4 +4,5 @@
 
 pub mod connection;
 pub mod http;
+pub mod link;
 pub mod rate;

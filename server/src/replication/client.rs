@@ -48,6 +48,17 @@ fn weight(e: &EntityState, center: (f32, f32)) -> f32 {
     kind / (1.0 + (x - center.0).hypot(y - center.1) / 500.0)
 }
 
+/// What a snapshot tells the client about its inputs (see [`arena_protocol::Snapshot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputAck {
+    /// The last input applied.
+    pub seq: u32,
+    /// Inputs waiting after this tick's.
+    pub queue: u8,
+    /// How much earlier than wanted its inputs arrive, in 1/16 tick.
+    pub offset: i16,
+}
+
 /// Per-client replication state: baselines, reusable buffers, and the last snapshot's figures.
 #[derive(Debug)]
 pub struct ClientReplica {
@@ -57,6 +68,8 @@ pub struct ClientReplica {
     /// What it will hold once the pending (offered, not yet taken) snapshot goes out.
     pending: Baseline,
     has_pending: bool,
+    /// Whether the pending snapshot is a full one.
+    pending_full: bool,
     scratch: Baseline,
     full_requested: bool,
     /// Most body bytes per snapshot, if the client has a bandwidth budget.
@@ -82,6 +95,7 @@ impl ClientReplica {
             committed: Baseline::default(),
             pending: Baseline::default(),
             has_pending: false,
+            pending_full: false,
             scratch: Baseline::default(),
             full_requested: true,
             budget,
@@ -101,17 +115,22 @@ impl ClientReplica {
     }
 
     /// Records the fate of the pending snapshot: `dropped` if it was retracted before a writer
-    /// took it, otherwise it is (or will be) delivered and becomes the committed baseline.
+    /// took it, otherwise it is (or will be) delivered and becomes the committed baseline. A full
+    /// snapshot stays owed until one is taken: a dropped full snapshot makes the next one full too.
     pub fn settle(&mut self, dropped: bool) {
-        if self.has_pending && !dropped {
-            std::mem::swap(&mut self.committed, &mut self.pending);
+        if self.has_pending {
+            if dropped {
+                self.full_requested |= self.pending_full;
+            } else {
+                std::mem::swap(&mut self.committed, &mut self.pending);
+            }
         }
         self.has_pending = false;
     }
 
     /// Writes the snapshot of `rep`'s tick for this client against its committed baseline (or a
     /// full one if it has none or asked for one), remembers it as pending, and returns its frame.
-    pub fn encode(&mut self, rep: &Replicator, ack_seq: u32) -> &[u8] {
+    pub fn encode(&mut self, rep: &Replicator, ack: InputAck) -> &[u8] {
         let tick = rep.tick;
         let gap = match self.committed.tick {
             Some(t) if !self.full_requested && tick.0 > t.0 => tick.0 - t.0,
@@ -237,8 +256,15 @@ impl ClientReplica {
 
         self.body.clear();
         writer.finish(&mut self.body);
-        let snapshot =
-            Snapshot { tick, baseline_gap: gap, ack_seq, checksum: sum, body: std::mem::take(&mut self.body) };
+        let snapshot = Snapshot {
+            tick,
+            baseline_gap: gap,
+            ack_seq: ack.seq,
+            input_queue: ack.queue,
+            input_offset: ack.offset,
+            checksum: sum,
+            body: std::mem::take(&mut self.body),
+        };
         let msg = ServerMsg::Snapshot(snapshot);
         encode_server_into(&msg, &mut self.frame);
         if let ServerMsg::Snapshot(s) = msg {
@@ -248,6 +274,7 @@ impl ClientReplica {
         self.scratch.tick = Some(tick);
         std::mem::swap(&mut self.pending, &mut self.scratch);
         self.has_pending = true;
+        self.pending_full = gap == 0;
         self.full_requested = false;
         &self.frame
     }

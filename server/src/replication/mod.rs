@@ -10,7 +10,7 @@
 
 mod client;
 
-pub use client::ClientReplica;
+pub use client::{ClientReplica, InputAck};
 
 use crate::sim::GRID_CELL;
 use crate::sim::components::{Motion, Net, Orb, Pilot, Projectile, Ship};

@@ -187,7 +187,7 @@ fn run_script(steps: &[Step], budget: Option<usize>) -> Result<(), TestCaseError
         history.insert(tick, truth.clone());
         let dropped = mailbox.retract_snapshot();
         replica.settle(dropped);
-        let frame = Bytes::copy_from_slice(replica.encode(&rep, 0));
+        let frame = Bytes::copy_from_slice(replica.encode(&rep, InputAck::default()));
         mailbox.offer_snapshot(frame);
         if step.taken {
             mailbox.take(&mut batch);
@@ -263,14 +263,14 @@ fn unchanged_and_predicted_entities_cost_nothing_once_known() {
     states.extend(orbs);
     rep.capture_states(&states, Tick(1));
     replica.settle(false);
-    let full = replica.encode(&rep, 0).len();
+    let full = replica.encode(&rep, InputAck::default()).len();
     for t in 2..10 {
         for s in &mut states {
             *s = s.predict(1, &physics);
         }
         rep.capture_states(&states, Tick(t));
         replica.settle(false);
-        let len = replica.encode(&rep, 0).len();
+        let len = replica.encode(&rep, InputAck::default()).len();
         assert!(
             len < 20,
             "a snapshot of nothing but predicted motion should be a bare header, got {len} bytes (full was {full})"
@@ -307,8 +307,8 @@ fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
         rep.capture_states(&states, Tick(t));
         budgeted.settle(false);
         free.settle(false);
-        let frame = budgeted.encode(&rep, 0).to_vec();
-        let unbudgeted = free.encode(&rep, 0).len();
+        let frame = budgeted.encode(&rep, InputAck::default()).to_vec();
+        let unbudgeted = free.encode(&rep, InputAck::default()).len();
         let Ok(ServerMsg::Snapshot(s)) = decode_server(&frame) else { panic!("a snapshot") };
         client.apply(&s).expect("a budgeted snapshot still applies cleanly");
         if t > 1 {
@@ -325,4 +325,35 @@ fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
     );
     assert!(far_exact > 0, "waiting raises priority: even the farthest ship gets through sometimes");
     assert!(sizes.0 * 3 < sizes.1, "the budget should cut bandwidth well down: {} vs {} bytes", sizes.0, sizes.1);
+}
+
+/// A client that asked for a full snapshot once must get one even if the first full snapshot
+/// encoded for it was dropped under backpressure (retracted before its writer took it).
+#[test]
+fn a_dropped_full_snapshot_stays_owed_until_one_is_taken() {
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut replica = ClientReplica::new(VIEWER, None);
+    let me = EntityState { id: VIEWER, kind: EntityKind::Ship, x: 32_000, y: 32_000, hp: 100, ..Default::default() };
+    let gap_of = |frame: &[u8]| match decode_server(frame) {
+        Ok(ServerMsg::Snapshot(s)) => s.baseline_gap,
+        other => panic!("expected a snapshot, got {other:?}"),
+    };
+    rep.capture_states(&[me], Tick(1));
+    replica.settle(false);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0, "the first snapshot is full");
+    rep.capture_states(&[me], Tick(2));
+    replica.settle(false);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 1, "then deltas");
+    // The client lost its world and asks once; the full snapshot is encoded, then dropped.
+    replica.request_full();
+    rep.capture_states(&[me], Tick(3));
+    replica.settle(false);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0);
+    rep.capture_states(&[me], Tick(4));
+    replica.settle(true);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0, "the dropped full snapshot is still owed");
+    rep.capture_states(&[me], Tick(5));
+    replica.settle(false);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 1, "once one is taken, deltas resume");
 }

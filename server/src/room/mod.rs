@@ -9,14 +9,17 @@ pub mod runner;
 
 use crate::mailbox::{Closing, Mailbox};
 use crate::metrics::ServerStats;
-use crate::replication::{ClientReplica, Replicator, View};
-use crate::sim::components::Pilot;
+use crate::replication::{ClientReplica, InputAck, Replicator, View};
+use crate::sim::input_queue::QueueCounts;
 use crate::sim::{Sim, SimSettings};
 use arena_protocol::codec::encode_server_into;
-use arena_protocol::{Bye, ByeReason, GameEvent, InputFrame, NetId, ScoreEntry, Scoreboard, ServerMsg, Welcome};
+use arena_protocol::{
+    Bye, ByeReason, GameEvent, InputBatch, NetId, ResumeToken, ScoreEntry, Scoreboard, ServerMsg, Tick, Welcome,
+};
 use bevy_ecs::entity::Entity;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Bytes;
 
 /// Identifies one connection for as long as it lives; assigned by the network side.
@@ -33,18 +36,25 @@ pub enum RoomCommand {
         name: String,
         /// Where the room puts this client's frames.
         mailbox: Arc<Mailbox>,
+        /// The token of an earlier `Welcome`: give that player back if it is still kept.
+        resume: Option<ResumeToken>,
     },
-    /// One input of a client.
+    /// One input message of a client (its newest input and the unacknowledged ones before it).
     Input {
         /// The connection.
         client: ClientId,
-        /// The input.
-        input: InputFrame,
+        /// The inputs, validated.
+        batch: InputBatch,
+        /// When the message arrived (after the link conditioner, if any).
+        received: Instant,
     },
     /// The connection ended.
     Leave {
         /// The connection.
         client: ClientId,
+        /// The connection was lost (no goodbye from the client): keep the ship for the resume
+        /// grace. `false`: the player left and the ship goes at once.
+        lost: bool,
     },
     /// The client's world no longer matches the server's: send it a full snapshot.
     RequestFull {
@@ -66,6 +76,14 @@ pub struct RoomSettings {
     pub slow_client_ticks: u32,
     /// Most snapshot body bytes per client per tick (from `--max-kbps`), if budgeted.
     pub snapshot_budget: Option<usize>,
+    /// How long the ship of a player whose connection was lost is kept for it to resume.
+    pub resume_grace: Duration,
+}
+
+impl RoomSettings {
+    fn resume_grace_ticks(&self) -> u32 {
+        (self.resume_grace.as_secs_f64() * f64::from(self.sim.tick_hz)).ceil() as u32
+    }
 }
 
 struct Member {
@@ -74,6 +92,16 @@ struct Member {
     mailbox: Arc<Mailbox>,
     replica: ClientReplica,
     untaken_in_row: u32,
+    token: ResumeToken,
+    /// The pilot's input counts already added to the room's metrics.
+    counted: QueueCounts,
+}
+
+/// The ship of a player whose connection was lost, kept (idle, and in play) until `until`.
+struct Suspended {
+    entity: Entity,
+    token: ResumeToken,
+    until: Tick,
 }
 
 /// One room's simulation, members and replication.
@@ -87,6 +115,8 @@ pub struct Room {
     scoreboard: Scoreboard,
     leaving: Vec<(ClientId, ByeReason, &'static str)>,
     outbox: Vec<(Arc<Mailbox>, Bytes)>,
+    suspended: Vec<Suspended>,
+    tick_start: Option<Instant>,
 }
 
 impl Room {
@@ -105,7 +135,22 @@ impl Room {
             scoreboard: Scoreboard::default(),
             leaving: Vec::new(),
             outbox: Vec::new(),
+            suspended: Vec::new(),
+            tick_start: None,
         }
+    }
+
+    /// Tells the room that a tick starts at `now`: inputs handled until the next call arrived
+    /// this long before it (the input timing feedback measures that). Without it, every input
+    /// counts as arriving just in time.
+    pub fn begin_tick(&mut self, now: Instant) {
+        self.tick_start = Some(now);
+    }
+
+    /// Ships kept for players whose connection was lost.
+    #[must_use]
+    pub fn suspended(&self) -> usize {
+        self.suspended.len()
     }
 
     /// Members now.
@@ -122,15 +167,24 @@ impl Room {
     /// Applies one command from the network side.
     pub fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { client, name, mailbox } => self.join(client, &name, mailbox),
-            RoomCommand::Input { client, input } => {
+            RoomCommand::Join { client, name, mailbox, resume } => self.join(client, &name, mailbox, resume),
+            RoomCommand::Input { client, batch, received } => {
                 if let Some(m) = self.members.get(&client) {
-                    self.sim.push_input(m.entity, input);
+                    let dt = 1.0 / f64::from(self.settings.sim.tick_hz);
+                    let age = self.tick_start.map_or(0.0, |t| t.saturating_duration_since(received).as_secs_f64() / dt);
+                    self.sim.push_inputs(m.entity, batch.frames(), age as f32);
                 }
             }
-            RoomCommand::Leave { client } => {
+            RoomCommand::Leave { client, lost } => {
                 if let Some(m) = self.members.remove(&client) {
-                    self.sim.despawn_ship(m.entity);
+                    if lost && !self.settings.resume_grace.is_zero() {
+                        self.sim.release_pilot(m.entity);
+                        let until = self.sim.tick().after(self.settings.resume_grace_ticks());
+                        self.suspended.push(Suspended { entity: m.entity, token: m.token, until });
+                        self.stats.suspended.set(self.suspended.len() as i64);
+                    } else {
+                        self.sim.despawn_ship(m.entity);
+                    }
                 }
             }
             RoomCommand::RequestFull { client } => {
@@ -143,14 +197,32 @@ impl Room {
         self.stats.clients.set(self.members.len() as i64);
     }
 
-    fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>) {
-        if self.members.len() >= self.settings.max_clients as usize {
-            let message = format!("the room is full ({} players)", self.settings.max_clients);
-            mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
-            self.stats.count_close(ByeReason::ServerFull.label());
-            return;
-        }
-        let (entity, id) = self.sim.spawn_ship(name);
+    fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>, resume: Option<ResumeToken>) {
+        let back = resume.and_then(|token| self.take_player(token));
+        let (entity, id, resumed) = match back {
+            Some((entity, id)) => {
+                self.sim.restart_pilot(entity);
+                self.stats.resumes.inc();
+                (entity, id, true)
+            }
+            None => {
+                if self.members.len() + self.suspended.len() >= self.settings.max_clients as usize {
+                    if self.suspended.is_empty() || self.members.len() >= self.settings.max_clients as usize {
+                        let message = format!("the room is full ({} players)", self.settings.max_clients);
+                        mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
+                        self.stats.count_close(ByeReason::ServerFull.label());
+                        return;
+                    }
+                    // A player who is here beats a ship waiting for one who may not come back.
+                    let oldest = self.suspended.remove(0);
+                    self.sim.despawn_ship(oldest.entity);
+                    self.stats.suspended.set(self.suspended.len() as i64);
+                }
+                let (entity, id) = self.sim.spawn_ship(name);
+                (entity, id, false)
+            }
+        };
+        let token = ResumeToken(rand::random());
         let view = self.settings.view;
         let welcome = ServerMsg::Welcome(Welcome {
             your_id: id,
@@ -161,16 +233,61 @@ impl Room {
             view_half_width: view.half_width as u32,
             view_half_height: view.half_height as u32,
             players: self.sim.players(),
+            resume_token: token,
+            resumed,
+            resume_grace_ms: u32::try_from(self.settings.resume_grace.as_millis()).unwrap_or(u32::MAX),
         });
         let frame = self.frame(&welcome);
         // A fresh mailbox has room for any welcome below the backlog limit.
         let _ = mailbox.send_reliable(frame);
         let replica = ClientReplica::new(id, self.settings.snapshot_budget);
-        self.members.insert(client, Member { entity, id, mailbox, replica, untaken_in_row: 0 });
+        let counted = self.sim.pilot(entity).map(|p| p.queue.counts()).unwrap_or_default();
+        self.members.insert(client, Member { entity, id, mailbox, replica, untaken_in_row: 0, token, counted });
+    }
+
+    /// The ship a resume token belongs to, taken away from whoever holds it: a suspended player
+    /// (connection lost), or a connected member (the player reconnected before the server noticed
+    /// the old connection was dead; that connection is closed as `Replaced`). A token works once:
+    /// the ship's next `Welcome` carries a new one.
+    fn take_player(&mut self, token: ResumeToken) -> Option<(Entity, NetId)> {
+        if let Some(at) = self.suspended.iter().position(|s| s.token == token) {
+            let s = self.suspended.swap_remove(at);
+            self.stats.suspended.set(self.suspended.len() as i64);
+            let id = self.replicator_id(s.entity)?;
+            return Some((s.entity, id));
+        }
+        let client = self.members.iter().find(|(_, m)| m.token == token).map(|(c, _)| *c)?;
+        let m = self.members.remove(&client)?;
+        let message = "this player resumed on another connection".to_owned();
+        m.mailbox.close(Closing::Bye(Bye { reason: ByeReason::Replaced, message }));
+        self.stats.count_close(ByeReason::Replaced.label());
+        Some((m.entity, m.id))
+    }
+
+    fn replicator_id(&mut self, entity: Entity) -> Option<NetId> {
+        self.sim.world_mut().get::<crate::sim::components::Net>(entity).map(|n| n.0)
+    }
+
+    /// Removes the ships whose players did not come back in time.
+    fn expire_suspended(&mut self) {
+        let now = self.sim.tick();
+        let before = self.suspended.len();
+        let sim = &mut self.sim;
+        self.suspended.retain(|s| {
+            let keep = now < s.until;
+            if !keep {
+                sim.despawn_ship(s.entity);
+            }
+            keep
+        });
+        if self.suspended.len() != before {
+            self.stats.suspended.set(self.suspended.len() as i64);
+        }
     }
 
     /// Simulates one tick and sends its events (joins, leaves, kills) to every member.
     pub fn simulate(&mut self) {
+        self.expire_suspended();
         self.sim.step();
         self.stats.ticks.inc_by(1);
         let events: Vec<GameEvent> = self.sim.drain_events().collect();
@@ -208,7 +325,6 @@ impl Room {
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
         self.stats.entities.set(self.replicator.states().len() as i64);
-        let world = self.sim.world_mut();
         let mut dropped = 0;
         self.outbox.clear();
         for (client, m) in &mut self.members {
@@ -224,7 +340,19 @@ impl Room {
             } else {
                 m.untaken_in_row = 0;
             }
-            let ack = world.get::<Pilot>(m.entity).map_or(0, |p| p.ack_seq);
+            let pilot = self.sim.pilot(m.entity);
+            let ack = pilot.map_or(InputAck::default(), |p| InputAck {
+                seq: p.ack_seq,
+                queue: p.queue.depth().min(255) as u8,
+                offset: p.queue.offset(),
+            });
+            if let Some(c) = pilot.map(|p| p.queue.counts()) {
+                let stats = &self.stats;
+                stats.inputs_speculated.inc_by(c.speculated.saturating_sub(m.counted.speculated));
+                stats.inputs_mispredicted.inc_by(c.mispredicted.saturating_sub(m.counted.mispredicted));
+                stats.inputs_drained.inc_by(c.drained.saturating_sub(m.counted.drained));
+                m.counted = c;
+            }
             let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack));
             self.outbox.push((m.mailbox.clone(), frame));
         }
@@ -260,6 +388,12 @@ impl Room {
             self.scoreboard = board;
             self.broadcast(&frame);
         }
+    }
+
+    /// The ship and pilot of a member, for tests: its entity, if `client` is a member.
+    #[must_use]
+    pub fn member_entity(&self, client: ClientId) -> Option<Entity> {
+        self.members.get(&client).map(|m| m.entity)
     }
 
     /// Says goodbye to every member (the server is shutting down).

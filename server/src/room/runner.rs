@@ -7,7 +7,7 @@
 
 use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
-use arena_protocol::{ByeReason, InputFrame};
+use arena_protocol::{ByeReason, InputBatch};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -36,15 +36,16 @@ impl RoomInbox {
         let _ = self.control.send(command);
     }
 
-    /// Tells the room that `client` is gone; never lost.
-    pub fn leave(&self, client: ClientId) {
-        let _ = self.control.send(RoomCommand::Leave { client });
+    /// Tells the room that `client` is gone (`lost`: without a goodbye, so its ship waits for it
+    /// to resume); never lost.
+    pub fn leave(&self, client: ClientId, lost: bool) {
+        let _ = self.control.send(RoomCommand::Leave { client, lost });
     }
 
-    /// Passes on one input without waiting; if the room is that far behind, the input is dropped
-    /// and counted (the client reconciles from the acknowledged sequence number).
-    pub fn input(&self, client: ClientId, input: InputFrame) {
-        if let Err(TrySendError::Full(_)) = self.inputs.try_send(RoomCommand::Input { client, input }) {
+    /// Passes on one input message without waiting; if the room is that far behind, it is
+    /// dropped and counted (the next message repeats its inputs).
+    pub fn input(&self, client: ClientId, batch: InputBatch, received: Instant) {
+        if let Err(TrySendError::Full(_)) = self.inputs.try_send(RoomCommand::Input { client, batch, received }) {
             self.stats.inputs_dropped.inc_by(1);
         }
     }
@@ -121,6 +122,7 @@ fn run(
         }
 
         let t0 = Instant::now();
+        room.begin_tick(t0);
         while let Ok(cmd) = control.try_recv() {
             room.handle(cmd);
         }

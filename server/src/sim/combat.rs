@@ -1,12 +1,11 @@
 //! Firing, projectile flight, hit tests that cannot tunnel, damage, death and kill score.
 
-use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship};
+use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship, Trail};
 use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex};
 use arena_protocol::GameEvent;
-use arena_protocol::quantize::{angle_from_wire, snap_pos, snap_vel};
 use arena_protocol::rules::{
-    Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS,
-    PROJECTILE_SPEED, RESPAWN_DELAY_S, SHIP_MAX_SPEED, SHIP_RADIUS, step_projectile,
+    Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS, RESPAWN_DELAY_S,
+    SHIP_MAX_SPEED, SHIP_RADIUS, muzzle, step_projectile,
 };
 use bevy_ecs::prelude::*;
 use glam::Vec2;
@@ -53,6 +52,11 @@ pub fn first_contact(a: Vec2, b: Vec2, radius: f32) -> Option<f32> {
 
 /// Moves every projectile along its path for one tick; the first ship its swept path touches
 /// (in ship-relative motion, so moving ships are hit too) takes damage and may die.
+///
+/// Lag compensation: a projectile fired by a player who saw the other ships `rewind` ticks in the
+/// past is tested against where they were then ([`Trail`]), for its whole flight, so a shot
+/// aimed at what the shooter's screen showed hits what it showed. A ship that was not in play
+/// at that time (respawned since) cannot be hit by it; a ship that is dead now cannot be hit.
 #[allow(clippy::too_many_arguments)] // a system's parameters are its declared data access
 pub fn fly_projectiles(
     mut commands: Commands,
@@ -61,25 +65,37 @@ pub fn fly_projectiles(
     index: Res<ShipIndex>,
     mut happenings: ResMut<Happenings>,
     mut projectiles: Query<(Entity, &mut Projectile)>,
-    mut ships: Query<(&Net, &mut Ship, &Motion)>,
+    mut ships: Query<(&Net, &mut Ship, &Motion, &Trail)>,
 ) {
-    let reach = SHIP_RADIUS + PROJECTILE_RADIUS + SHIP_MAX_SPEED * clock.dt;
+    let now = f64::from(clock.tick.0);
     for (entity, mut projectile) in &mut projectiles {
         let from = projectile.pos;
         let to = Vec2::from(step_projectile(from.x, from.y, projectile.vel.x, projectile.vel.y, clock.dt));
+        let rewind = f64::from(projectile.rewind);
+        // A ship moves at most two steps a tick (a pilot draining a backlog), and was up to
+        // `rewind` ticks of flight away from where the grid has it now.
+        let reach = SHIP_RADIUS + PROJECTILE_RADIUS + SHIP_MAX_SPEED * clock.dt * (2.0 + projectile.rewind);
         let mut best: Option<(f32, Entity)> = None;
         index.grid.for_each_in((from.min(to) - reach).into(), (from.max(to) + reach).into(), |i| {
             let target = index.entities[i as usize];
             if target == projectile.owner {
                 return;
             }
-            let Ok((_, ship, motion)) = ships.get(target) else {
+            let Ok((_, ship, motion, trail)) = ships.get(target) else {
                 return;
             };
             if !ship.alive() {
                 return;
             }
-            let hit = first_contact(from - motion.prev, to - motion.pos(), SHIP_RADIUS + PROJECTILE_RADIUS);
+            let (was, is) = if rewind == 0.0 {
+                (motion.prev, motion.pos())
+            } else {
+                match (trail.at(now - rewind), trail.at(now + 1.0 - rewind)) {
+                    (Some(a), Some(b)) => (a, b),
+                    _ => return,
+                }
+            };
+            let hit = first_contact(from - was, to - is, SHIP_RADIUS + PROJECTILE_RADIUS);
             if let Some(t) = hit
                 && best.is_none_or(|(bt, _)| t < bt)
             {
@@ -105,10 +121,10 @@ fn hit_ship(
     victim: Entity,
     projectile: &Projectile,
     clock: &Clock,
-    ships: &mut Query<(&Net, &mut Ship, &Motion)>,
+    ships: &mut Query<(&Net, &mut Ship, &Motion, &Trail)>,
     happenings: &mut Happenings,
 ) {
-    let Ok((victim_net, mut ship, _)) = ships.get_mut(victim) else {
+    let Ok((victim_net, mut ship, _, _)) = ships.get_mut(victim) else {
         return;
     };
     ship.hp = ship.hp.saturating_sub(PROJECTILE_DAMAGE);
@@ -117,35 +133,42 @@ fn hit_ship(
     }
     ship.respawn_at = Some(clock.tick.after(clock.ticks(RESPAWN_DELAY_S)));
     let victim_id = victim_net.0;
-    if let Ok((_, mut killer, _)) = ships.get_mut(projectile.owner) {
+    if let Ok((_, mut killer, _, _)) = ships.get_mut(projectile.owner) {
         killer.score += KILL_SCORE;
     }
     happenings.events.push(GameEvent::Kill { killer: projectile.owner_id, victim: victim_id });
 }
 
 /// Fires a projectile from the nose of every living ship whose fire button is down and whose
-/// cooldown has run out.
+/// cooldown has run out. The projectile remembers how far in the past its shooter saw the other
+/// ships (the input's view time, capped at the room's `max_rewind_ticks`) for lag compensation.
 pub fn fire(
     mut commands: Commands,
     clock: Res<Clock>,
+    field: Res<Field>,
     mut ids: ResMut<NetIds>,
     mut ships: Query<(Entity, &Net, &Pilot, &mut Ship, &Motion)>,
 ) {
+    // The state this tick produces is the one of snapshot tick `tick + 1`: what the shooter's
+    // own (predicted) screen showed when it pressed fire.
+    let shown = f64::from(clock.tick.0) + 1.0;
     for (entity, net, pilot, mut ship, motion) in &mut ships {
         ship.cooldown = ship.cooldown.saturating_sub(1);
-        if !ship.alive() || ship.cooldown > 0 || !pilot.current.buttons.has(Buttons::FIRE) {
+        let pressed =
+            pilot.current.buttons.has(Buttons::FIRE) || pilot.before.is_some_and(|b| b.buttons.has(Buttons::FIRE));
+        if !ship.alive() || ship.cooldown > 0 || !pressed {
             continue;
         }
+        let rewind = (shown - pilot.current.view.ticks()).clamp(0.0, f64::from(field.max_rewind_ticks)) as f32;
         ship.cooldown = clock.ticks(FIRE_COOLDOWN_S);
-        let dir = Vec2::from_angle(angle_from_wire(ship.aim));
-        let nose = motion.pos() + dir * (SHIP_RADIUS + PROJECTILE_RADIUS + 2.0);
-        let vel = dir * PROJECTILE_SPEED;
+        let (x, y, vx, vy) = muzzle(motion.now.x, motion.now.y, ship.aim);
         let projectile = Projectile {
-            pos: Vec2::new(snap_pos(nose.x), snap_pos(nose.y)),
-            vel: Vec2::new(snap_vel(vel.x), snap_vel(vel.y)),
+            pos: Vec2::new(x, y),
+            vel: Vec2::new(vx, vy),
             owner: entity,
             owner_id: net.0,
             expires: clock.tick.after(clock.ticks(PROJECTILE_LIFETIME_S)),
+            rewind,
         };
         commands.spawn((Net(ids.allocate()), projectile));
     }

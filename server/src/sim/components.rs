@@ -1,11 +1,11 @@
 //! The components of Arena's world. Ships, projectiles and orbs each carry a [`Net`] id; the
 //! replication step reads these, never the other way round.
 
+use crate::sim::input_queue::InputQueue;
 use arena_protocol::rules::ShipMotion;
 use arena_protocol::{EntityKind, InputFrame, NetId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
-use std::collections::VecDeque;
 
 /// The network identity of a replicated entity.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,12 +57,63 @@ impl Motion {
 /// The inputs of the client that steers a ship.
 #[derive(Component, Clone, Debug, Default)]
 pub struct Pilot {
-    /// Received inputs not yet applied, in arrival (= `seq`) order.
-    pub queue: VecDeque<InputFrame>,
-    /// The input applied this tick (repeated when none arrived in time).
+    /// Received inputs not yet applied, and their timing.
+    pub queue: InputQueue,
+    /// The input applied this tick (speculated when none arrived in time).
     pub current: InputFrame,
+    /// An earlier input also applied this tick, before `current` (draining a backlog).
+    pub before: Option<InputFrame>,
     /// `seq` of the last input applied; 0 before the first.
     pub ack_seq: u32,
+}
+
+/// Length of a ship's [`Trail`], in ticks: bounds how far lag compensation can rewind.
+pub const TRAIL_LEN: usize = 64;
+
+/// Where a ship was over the last [`TRAIL_LEN`] ticks of its current life, by snapshot tick (the
+/// state a snapshot of that tick shows): lag compensation tests shots against it.
+#[derive(Component, Clone, Debug)]
+pub struct Trail {
+    positions: [Vec2; TRAIL_LEN],
+    /// The first tick of the current life (spawn or respawn).
+    since: Tick,
+    /// The newest tick recorded.
+    latest: Tick,
+}
+
+impl Trail {
+    /// A trail that starts at `tick` at `pos`.
+    #[must_use]
+    pub fn new(tick: Tick, pos: Vec2) -> Trail {
+        let mut trail = Trail { positions: [pos; TRAIL_LEN], since: tick, latest: tick };
+        trail.positions[tick.0 as usize % TRAIL_LEN] = pos;
+        trail
+    }
+
+    /// Records the position of snapshot tick `tick` (the next after the newest).
+    pub fn record(&mut self, tick: Tick, pos: Vec2) {
+        self.positions[tick.0 as usize % TRAIL_LEN] = pos;
+        self.latest = tick;
+    }
+
+    /// The position at a fractional snapshot tick, interpolated between the two recorded ticks
+    /// around it; `None` if the ship was not there then in this life, or it is too long ago.
+    #[must_use]
+    pub fn at(&self, tick: f64) -> Option<Vec2> {
+        let latest = f64::from(self.latest.0);
+        if tick > latest + 1e-3 || tick < f64::from(self.since.0) || latest - tick >= (TRAIL_LEN - 1) as f64 {
+            return None;
+        }
+        let tick = tick.min(latest);
+        let i = tick.floor() as u32;
+        let f = (tick - f64::from(i)) as f32;
+        let a = self.positions[i as usize % TRAIL_LEN];
+        if f == 0.0 {
+            return Some(a);
+        }
+        let b = self.positions[(i as usize + 1) % TRAIL_LEN];
+        Some(a + (b - a) * f)
+    }
 }
 
 /// A projectile in flight: where it is, where it goes, who fired it, when it dies. Position and
@@ -80,6 +131,9 @@ pub struct Projectile {
     pub owner_id: NetId,
     /// The tick at which it disappears.
     pub expires: Tick,
+    /// Lag compensation: how many ticks in the past the shooter saw the ships this projectile is
+    /// tested against (0 to `--max-rewind`).
+    pub rewind: f32,
 }
 
 /// A pickup lying in the arena.

@@ -1,6 +1,6 @@
 //! Respawning dead ships at a free spot, and orb pickups.
 
-use crate::sim::components::{Motion, Orb, Ship};
+use crate::sim::components::{Motion, Orb, Ship, Trail};
 use crate::sim::resources::{Clock, Field, ShipIndex, SimRng};
 use arena_protocol::EntityKind;
 use arena_protocol::quantize::snap_pos;
@@ -44,12 +44,14 @@ pub fn respawn(
     field: Res<Field>,
     index: Res<ShipIndex>,
     mut rng: ResMut<SimRng>,
-    mut ships: Query<(&mut Ship, &mut Motion)>,
+    mut ships: Query<(&mut Ship, &mut Motion, &mut Trail)>,
 ) {
-    for (mut ship, mut motion) in &mut ships {
+    for (mut ship, mut motion, mut trail) in &mut ships {
         if ship.respawn_at.is_some_and(|t| clock.tick >= t) {
             let spot = free_spot(&mut rng, field.arena, &index);
             *motion = Motion { now: ShipMotion { x: spot.x, y: spot.y, vx: 0.0, vy: 0.0 }, prev: spot };
+            // A new life: shots rewound to before it cannot hit this ship.
+            *trail = Trail::new(clock.tick.after(1), spot);
             ship.hp = SHIP_MAX_HP;
             ship.respawn_at = None;
             ship.cooldown = 0;

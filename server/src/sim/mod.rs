@@ -6,12 +6,13 @@
 
 pub mod combat;
 pub mod components;
+pub mod input_queue;
 pub mod life;
 pub mod movement;
 pub mod resources;
 pub mod spatial;
 
-use crate::sim::components::{Motion, Net, Orb, Pilot, Ship};
+use crate::sim::components::{Motion, Net, Orb, Pilot, Ship, Trail};
 use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, SimRng};
 use crate::sim::spatial::Grid;
 use arena_protocol::rules::{Arena, SHIP_MAX_HP, ShipMotion, sanitize_name, tick_dt};
@@ -51,6 +52,9 @@ pub struct SimSettings {
     pub orbs: u32,
     /// Seed of the room's random numbers.
     pub seed: u64,
+    /// Lag compensation rewinds a shot by at most this many ticks (see
+    /// [`components::TRAIL_LEN`] for the ceiling).
+    pub max_rewind_ticks: f32,
 }
 
 /// Arena's world and the schedule that advances it.
@@ -65,7 +69,8 @@ impl Sim {
     pub fn new(settings: SimSettings) -> Sim {
         let mut world = World::new();
         world.insert_resource(Clock { tick: Tick(0), tick_hz: settings.tick_hz, dt: tick_dt(settings.tick_hz) });
-        world.insert_resource(Field { arena: settings.arena });
+        let max_rewind_ticks = settings.max_rewind_ticks.clamp(0.0, (components::TRAIL_LEN - 2) as f32);
+        world.insert_resource(Field { arena: settings.arena, max_rewind_ticks });
         world.insert_resource(SimRng(Pcg64Mcg::seed_from_u64(settings.seed)));
         world.insert_resource(NetIds::default());
         world.insert_resource(Happenings::default());
@@ -105,7 +110,8 @@ impl Sim {
         let name = sanitize_name(requested_name);
         let ship = Ship { name: name.clone(), hp: SHIP_MAX_HP, score: 0, aim: 0, cooldown: 0, respawn_at: None };
         let motion = Motion { now: ShipMotion { x: spot.x, y: spot.y, vx: 0.0, vy: 0.0 }, prev: spot };
-        let entity = self.world.spawn((Net(id), ship, motion, Pilot::default())).id();
+        let trail = Trail::new(self.tick(), spot);
+        let entity = self.world.spawn((Net(id), ship, motion, Pilot::default(), trail)).id();
         self.world.resource_mut::<Happenings>().events.push(GameEvent::Joined(PlayerInfo { id, name }));
         (entity, id)
     }
@@ -120,15 +126,39 @@ impl Sim {
         }
     }
 
-    /// Queues an input of the pilot of `entity` for the coming ticks. Inputs whose `seq` is not
-    /// above the last queued or applied one are ignored.
-    pub fn push_input(&mut self, entity: Entity, input: InputFrame) {
+    /// Queues the inputs of one message of the pilot of `entity` (oldest first) that arrived
+    /// `age` ticks before the coming tick (see [`input_queue::InputQueue::push`]).
+    pub fn push_inputs(&mut self, entity: Entity, inputs: impl IntoIterator<Item = InputFrame>, age: f32) {
         if let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) {
-            let last = pilot.queue.back().map_or(pilot.ack_seq, |i| i.seq);
-            if input.seq > last {
-                pilot.queue.push_back(input);
-            }
+            pilot.queue.push(inputs, age);
         }
+    }
+
+    /// Queues one input that arrived just in time (a convenience for tests and benches).
+    pub fn push_input(&mut self, entity: Entity, input: InputFrame) {
+        self.push_inputs(entity, [input], 0.0);
+    }
+
+    /// The pilot of `entity` lost its connection: its ship idles (every button released) until
+    /// it comes back or is removed.
+    pub fn release_pilot(&mut self, entity: Entity) {
+        if let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) {
+            pilot.queue.release();
+        }
+    }
+
+    /// The pilot of `entity` is back on a new connection, whose inputs are numbered from 1 again.
+    pub fn restart_pilot(&mut self, entity: Entity) {
+        if let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) {
+            pilot.queue.restart();
+            pilot.ack_seq = 0;
+        }
+    }
+
+    /// The pilot of `entity`: its queue and last applied input.
+    #[must_use]
+    pub fn pilot(&self, entity: Entity) -> Option<&Pilot> {
+        self.world.get::<Pilot>(entity)
     }
 
     /// Simulates the current tick, then moves the clock to the next.
@@ -175,7 +205,7 @@ mod tests {
     use arena_protocol::rules::{Buttons, KILL_SCORE, PROJECTILE_DAMAGE};
 
     fn sim() -> Sim {
-        Sim::new(SimSettings { tick_hz: 30, arena: Arena::DEFAULT, orbs: 0, seed: 7 })
+        Sim::new(SimSettings { tick_hz: 30, arena: Arena::DEFAULT, orbs: 0, seed: 7, max_rewind_ticks: 6.0 })
     }
 
     fn place(sim: &mut Sim, e: Entity, x: f32, y: f32) {
@@ -193,7 +223,7 @@ mod tests {
         let (e, _) = sim.spawn_ship("a");
         place(&mut sim, e, 1000.0, 1000.0);
         for seq in 1..=10 {
-            sim.push_input(e, InputFrame { seq, buttons: Buttons(Buttons::DOWN), aim: 0 });
+            sim.push_input(e, InputFrame { seq, buttons: Buttons(Buttons::DOWN), ..Default::default() });
             sim.step();
         }
         let m = sim.world_mut().get::<Motion>(e).expect("ship exists").now;
@@ -212,7 +242,7 @@ mod tests {
         let fire = Buttons(Buttons::FIRE);
         let mut killed_at = None;
         for seq in 1..=200 {
-            sim.push_input(shooter, InputFrame { seq, buttons: fire, aim: angle_to_wire(0.0) });
+            sim.push_input(shooter, InputFrame { seq, buttons: fire, aim: angle_to_wire(0.0), ..Default::default() });
             sim.step();
             if sim.drain_events().any(|e| e == GameEvent::Kill { killer: shooter_id, victim: victim_id }) {
                 killed_at = Some(sim.tick());
@@ -233,13 +263,14 @@ mod tests {
     #[test]
     fn a_projectile_cannot_tunnel_through_a_ship_at_low_tick_rates() {
         // At 10 Hz a projectile moves 95 units per tick, more than twice a ship's diameter.
-        let mut sim = Sim::new(SimSettings { tick_hz: 10, arena: Arena::DEFAULT, orbs: 0, seed: 1 });
+        let mut sim =
+            Sim::new(SimSettings { tick_hz: 10, arena: Arena::DEFAULT, orbs: 0, seed: 1, max_rewind_ticks: 0.0 });
         let (shooter, _) = sim.spawn_ship("s");
         let (victim, _) = sim.spawn_ship("v");
         place(&mut sim, shooter, 1000.0, 1000.0);
         place(&mut sim, victim, 1137.0, 1000.0);
-        sim.push_input(shooter, InputFrame { seq: 1, buttons: Buttons(Buttons::FIRE), aim: 0 });
-        sim.push_input(shooter, InputFrame { seq: 2, buttons: Buttons(0), aim: 0 });
+        sim.push_input(shooter, InputFrame { seq: 1, buttons: Buttons(Buttons::FIRE), ..Default::default() });
+        sim.push_input(shooter, InputFrame { seq: 2, buttons: Buttons(0), ..Default::default() });
         for _ in 0..5 {
             sim.step();
         }
@@ -262,6 +293,49 @@ mod tests {
         sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
         sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
         sim.push_input(e, InputFrame { seq: 3, ..Default::default() });
-        assert_eq!(sim.world_mut().get::<Pilot>(e).map(|p| p.queue.len()), Some(1));
+        assert_eq!(sim.pilot(e).map(|p| p.queue.depth()), Some(1));
+    }
+
+    /// A target crossing the shooter's line of fire: the shooter saw it `lag` ticks in the past
+    /// and aimed at that picture. With lag compensation the shot hits; without it, it misses.
+    fn crossing_shot(max_rewind_ticks: f32) -> u8 {
+        let mut sim = Sim::new(SimSettings { tick_hz: 30, arena: Arena::DEFAULT, orbs: 0, seed: 3, max_rewind_ticks });
+        let (shooter, _) = sim.spawn_ship("shooter");
+        let (target, _) = sim.spawn_ship("target");
+        place(&mut sim, shooter, 1000.0, 1000.0);
+        place(&mut sim, target, 1300.0, 700.0);
+        let lag = 6u32;
+        // The target flies down at full speed, past the point (1300, 1000) the shooter aims at.
+        for seq in 1..=120u32 {
+            sim.push_input(target, InputFrame { seq, buttons: Buttons(Buttons::DOWN), ..Default::default() });
+            let tick = sim.tick().0;
+            // The shooter's screen shows the world `lag` ticks ago: it fires once that picture has
+            // the target where the shot will meet it (the projectile needs ~0.3 s for 300 units).
+            let shown = (tick + 1).saturating_sub(lag);
+            let seen_y = sim.world_mut().get::<Trail>(target).and_then(|t| t.at(f64::from(shown))).map(|p| p.y);
+            let fire = seen_y.is_some_and(|y| (860.0..875.0).contains(&y)) && seq < 200;
+            let buttons = Buttons(if fire { Buttons::FIRE } else { 0 });
+            let view = arena_protocol::ViewTime { tick: arena_protocol::Tick(shown), frac: 0 };
+            sim.push_input(shooter, InputFrame { seq, buttons, aim: angle_to_wire(0.0), view });
+            sim.step();
+        }
+        ship(&mut sim, target).hp
+    }
+
+    #[test]
+    fn lag_compensation_hits_what_the_shooter_saw() {
+        assert!(crossing_shot(6.0) < SHIP_MAX_HP, "rewound to what the shooter saw, the shot should hit");
+        assert_eq!(crossing_shot(0.0), SHIP_MAX_HP, "without rewinding, a shot at a 6-tick-old picture misses");
+    }
+
+    #[test]
+    fn a_trail_interpolates_and_forgets_what_is_before_this_life() {
+        let mut t = Trail::new(arena_protocol::Tick(10), glam::Vec2::new(0.0, 0.0));
+        t.record(arena_protocol::Tick(11), glam::Vec2::new(10.0, 0.0));
+        t.record(arena_protocol::Tick(12), glam::Vec2::new(20.0, 4.0));
+        assert_eq!(t.at(11.5), Some(glam::Vec2::new(15.0, 2.0)));
+        assert_eq!(t.at(9.5), None, "before the ship was there");
+        assert_eq!(t.at(12.5), None, "not recorded yet");
+        assert_eq!(t.at(12.0), Some(glam::Vec2::new(20.0, 4.0)));
     }
 }

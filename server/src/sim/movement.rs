@@ -1,35 +1,35 @@
 //! Applying inputs and moving ships with the shared movement step.
 
-use crate::sim::components::{Motion, Pilot, Ship};
+use crate::sim::components::{Motion, Pilot, Ship, Trail};
 use crate::sim::resources::{Clock, Field};
 use arena_protocol::rules::step_ship;
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 
-/// Most inputs a client may have waiting; past this the oldest are dropped so its input delay
-/// stays bounded (the client reconciles from the acknowledged sequence number).
-pub const MAX_QUEUED_INPUTS: usize = 16;
-
-/// Takes the next queued input of every pilot (or repeats the last one when none arrived).
+/// Takes each pilot's input for this tick from its queue (see [`crate::sim::input_queue`]).
 pub fn apply_inputs(mut pilots: Query<(&mut Pilot, &mut Ship)>) {
     for (mut pilot, mut ship) in &mut pilots {
-        while pilot.queue.len() > MAX_QUEUED_INPUTS {
-            pilot.queue.pop_front();
-        }
-        if let Some(input) = pilot.queue.pop_front() {
-            pilot.ack_seq = input.seq;
-            pilot.current = input;
-        }
+        let pilot = &mut *pilot;
+        let applied = pilot.queue.consume();
+        pilot.current = applied.input;
+        pilot.before = applied.before;
+        pilot.ack_seq = pilot.ack_seq.max(applied.input.seq);
         ship.aim = pilot.current.aim;
     }
 }
 
-/// Moves every living ship one tick under its current input.
-pub fn move_ships(clock: Res<Clock>, field: Res<Field>, mut ships: Query<(&Pilot, &Ship, &mut Motion)>) {
-    for (pilot, ship, mut motion) in &mut ships {
+/// Moves every living ship one tick under its current input (two steps while its pilot drains a
+/// backlog: each input is one step, as the client predicted it) and records where it is now.
+pub fn move_ships(clock: Res<Clock>, field: Res<Field>, mut ships: Query<(&Pilot, &Ship, &mut Motion, &mut Trail)>) {
+    let state_tick = clock.tick.after(1);
+    for (pilot, ship, mut motion, mut trail) in &mut ships {
         motion.prev = Vec2::new(motion.now.x, motion.now.y);
         if ship.alive() {
+            if let Some(before) = pilot.before {
+                motion.now = step_ship(motion.now, before.buttons, clock.dt, field.arena);
+            }
             motion.now = step_ship(motion.now, pilot.current.buttons, clock.dt, field.arena);
         }
+        trail.record(state_tick, motion.pos());
     }
 }

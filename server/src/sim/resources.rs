@@ -31,6 +31,8 @@ impl Clock {
 pub struct Field {
     /// The playing field.
     pub arena: Arena,
+    /// Lag compensation rewinds a shot by at most this many ticks.
+    pub max_rewind_ticks: f32,
 }
 
 /// The room's random numbers: a named, seedable generator, so a seed replays a room.

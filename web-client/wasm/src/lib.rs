@@ -1,24 +1,33 @@
-//! The protocol codec, the client's copy of the world and the ship movement step of Arena,
-//! exported to the browser as raw wasm functions.
+//! The protocol codec, the client's copy of the world and the ship and projectile steps of
+//! Arena, exported to the browser as raw wasm functions.
 //!
 //! This crate owns only the thin boundary between JavaScript and [`arena_protocol`]: two byte
-//! buffers in linear memory (one the page writes a received frame or a name into, one it reads
-//! results from), a four-float array for the movement step, the page's [`ClientWorld`] (the
-//! protocol's one snapshot decoder, kept here because snapshots are deltas against it), and
-//! `extern "C"` functions that call the protocol crate's codec and
-//! [`arena_protocol::rules::step_ship`]. It must not hold game logic of its own: the browser
-//! decodes with the same decoder as the bots and predicts with the server's movement rules, bit
-//! for bit, because both are this same code compiled to `wasm32`.
+//! buffers in linear memory (one the page writes a received frame, a name or input commands
+//! into, one it reads results from), a four-float array for the movement steps, the page's
+//! [`ClientWorld`] (the protocol's one snapshot decoder, kept here because snapshots are deltas
+//! against it), and `extern "C"` functions that call the protocol crate's codec,
+//! [`arena_protocol::rules::step_ship`] and [`arena_protocol::rules::step_projectile`]. It must
+//! not hold game logic of its own: the browser decodes with the same decoder as the bots and
+//! predicts with the server's movement rules, bit for bit, because both are this same code
+//! compiled to `wasm32`. The one exception is [`muzzle`], the few lines of the server's `fire`
+//! that place a new projectile, which the protocol crate does not export.
 //!
 //! Each export is a one-line wrapper around a safe, plain Rust function ([`decode_to_json`],
 //! [`hello_frame`], [`input_frame`], [`ping_frame`], [`request_full_frame`], [`step`],
-//! [`rules_json`]) so the logic is unit-tested natively with `cargo test -p arena-wasm`.
+//! [`projectile_step`], [`muzzle`], [`rules_json`]) so the logic is unit-tested natively with
+//! `cargo test -p arena-wasm`.
 //!
 //! Calling convention for JavaScript:
 //! - `in_buf_ptr(len)` makes the input buffer `len` bytes long and returns where to write them.
 //! - Functions that produce bytes put them in the output buffer and return their length (or a
-//!   status); read them at `out_ptr()` for `out_len()` bytes before the next call.
-//! - `step_ship(..)` writes `x, y, vx, vy` as four `f32` at `step_out_ptr()`.
+//!   status); read them at `out_ptr()` for `out_len()` bytes before the next call. An encoder
+//!   that returns 0 refused its arguments and left the reason as UTF-8 text there.
+//! - `encode_hello(name_len, with_token)`: the name's UTF-8 bytes, then (if `with_token` is not
+//!   0) the 16 bytes of the resume token, in the input buffer.
+//! - `encode_input(seq, view_tick, view_frac, count)`: `count` commands, oldest first, as three
+//!   bytes each (`buttons`, `aim` little-endian `u16`) in the input buffer.
+//! - `step_ship(..)`, `step_projectile(..)` and `spawn_projectile(..)` write `x, y, vx, vy` as
+//!   four `f32` at `step_out_ptr()`.
 //!
 //! Pointers stay valid until the next call that may grow a buffer; the page re-reads them (and
 //! re-creates its views of `memory.buffer`, which a growth detaches) after every call.
@@ -31,20 +40,24 @@
 // buffers that this crate owns as ordinary `Vec`s.
 #![allow(unsafe_code)]
 
-use arena_protocol::messages::{ClientMsg, Hello, InputFrame, ServerMsg, Snapshot};
+use arena_protocol::messages::{
+    ClientMsg, Hello, InputBatch, InputCmd, MAX_INPUT_BATCH, ResumeToken, ServerMsg, Snapshot, ViewTime,
+};
 use arena_protocol::rules::{self, Arena, Buttons, ShipMotion};
-use arena_protocol::{ClientWorld, EntityKind, PROTOCOL_VERSION, Physics, Tick, codec, quantize};
+use arena_protocol::{ClientWorld, EntityKind, PROTOCOL_VERSION, Physics, Tick, codec, quantize, timing};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
 /// The buffers shared with JavaScript.
 #[derive(Default)]
 struct Buffers {
-    /// Bytes written by JavaScript: a received frame or a UTF-8 name.
+    /// Bytes written by JavaScript: a received frame, a UTF-8 name (and resume token) or input
+    /// commands.
     input: Vec<u8>,
     /// Bytes produced for JavaScript: JSON, an encoded frame or an error message.
     output: Vec<u8>,
-    /// `x, y, vx, vy` after the last [`step_ship`] call.
+    /// `x, y, vx, vy` after the last [`step_ship`], [`step_projectile`] or [`spawn_projectile`]
+    /// call.
     step: [f32; 4],
 }
 
@@ -84,11 +97,13 @@ fn len_u32(len: usize) -> u32 {
 ///   and renders as serde's default JSON, like every other message except `Snapshot`.
 /// - `Snapshot` is applied to `world` ([`ClientWorld::apply`], which checks the checksum) and
 ///   renders as the whole world in view, in wire units:
-///   `{"Snapshot":{"tick","ack_seq","full","ships":[{"id","x","y","vx","vy","aim","hp","flags",
-///   "score"}],"projectiles":[{"id","x","y","vx","vy","owner"}],"orbs":[{"id","x","y","kind"}]}}`
-///   with `full` true for a full snapshot (no baseline) and `kind` `"Heal"` or `"Score"`.
+///   `{"Snapshot":{"tick","ack_seq","input_queue","input_offset","full","ships":[{"id","x","y",
+///   "vx","vy","aim","hp","flags","score"}],"projectiles":[{"id","x","y","vx","vy","owner"}],
+///   "orbs":[{"id","x","y","kind"}]}}` with `full` true for a full snapshot (no baseline) and
+///   `kind` `"Heal"` or `"Score"`. `Welcome.resume_token` comes out as an array of 16 numbers.
 /// - A snapshot that cannot be applied (or arrives before any `Welcome`) is still a decoded frame:
-///   it renders as `{"Snapshot":{"tick","desync":"<why>"}}`, the world is now empty, and the page
+///   it renders as `{"Snapshot":{"tick","ack_seq","input_queue","input_offset","desync":"<why>"}}`
+///   (the header is still good: input timing can use it), the world is now empty, and the page
 ///   should send `RequestFull` ([`request_full_frame`]).
 pub fn decode_to_json(world: &mut Option<ClientWorld>, frame: &[u8]) -> Result<String, String> {
     let msg = arena_protocol::decode_server(frame).map_err(|e| e.to_string())?;
@@ -108,13 +123,13 @@ pub fn decode_to_json(world: &mut Option<ClientWorld>, frame: &[u8]) -> Result<S
 /// direct dependency of this crate for no gain.
 fn snapshot_json(world: &mut Option<ClientWorld>, s: &Snapshot) -> String {
     let Some(world) = world.as_mut() else {
-        return desync_json(s.tick, "snapshot before Welcome");
+        return desync_json(s, "snapshot before Welcome");
     };
     if let Err(e) = world.apply(s) {
-        return desync_json(s.tick, &e.to_string());
+        return desync_json(s, &e.to_string());
     }
-    let mut out = String::with_capacity(64 + 96 * world.entities().len());
-    let _ = write!(out, r#"{{"Snapshot":{{"tick":{},"ack_seq":{},"full":{}"#, s.tick.0, s.ack_seq, s.baseline_gap == 0);
+    let mut out = String::with_capacity(96 + 96 * world.entities().len());
+    let _ = write!(out, r#"{{"Snapshot":{{{},"full":{}"#, header_json(s), s.baseline_gap == 0);
     // Three passes over the (sorted) entities keep each list in id order.
     for (name, kinds) in [
         ("ships", &[EntityKind::Ship][..]),
@@ -154,31 +169,53 @@ fn snapshot_json(world: &mut Option<ClientWorld>, s: &Snapshot) -> String {
     out
 }
 
-/// `{"Snapshot":{"tick":..,"desync":".."}}`.
-fn desync_json(tick: Tick, why: &str) -> String {
-    // A `&str` always serializes; the fallback only keeps this free of `unwrap`.
-    let why = serde_json::to_string(why).unwrap_or_else(|_| String::from("\"desync\""));
-    format!(r#"{{"Snapshot":{{"tick":{},"desync":{why}}}}}"#, tick.0)
+/// The snapshot header fields every snapshot JSON starts with (no braces).
+fn header_json(s: &Snapshot) -> String {
+    format!(
+        r#""tick":{},"ack_seq":{},"input_queue":{},"input_offset":{}"#,
+        s.tick.0, s.ack_seq, s.input_queue, s.input_offset
+    )
 }
 
-/// Encodes the opening `Hello` with this build's [`PROTOCOL_VERSION`].
+/// `{"Snapshot":{"tick":..,"ack_seq":..,"input_queue":..,"input_offset":..,"desync":".."}}`.
+fn desync_json(s: &Snapshot, why: &str) -> String {
+    // A `&str` always serializes; the fallback only keeps this free of `unwrap`.
+    let why = serde_json::to_string(why).unwrap_or_else(|_| String::from("\"desync\""));
+    format!(r#"{{"Snapshot":{{{},"desync":{why}}}}}"#, header_json(s))
+}
+
+/// Encodes the opening `Hello` with this build's [`PROTOCOL_VERSION`], asking to resume the
+/// player of an earlier `Welcome` when `resume` is given.
 #[must_use]
-pub fn hello_frame(name: &str) -> Vec<u8> {
+pub fn hello_frame(name: &str, resume: Option<[u8; 16]>) -> Vec<u8> {
     arena_protocol::encode_client(&ClientMsg::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.to_owned(),
+        resume: resume.map(ResumeToken),
     }))
 }
 
-/// Encodes one tick's input. Bits of `buttons` above the low byte and of `aim` above the low 16
-/// are dropped (the wire types are `u8` and `u16`).
-#[must_use]
-pub fn input_frame(seq: u32, buttons: u32, aim: u32) -> Vec<u8> {
-    arena_protocol::encode_client(&ClientMsg::Input(InputFrame {
-        seq,
-        buttons: Buttons((buttons & 0xFF) as u8),
-        aim: (aim & 0xFFFF) as u16,
-    }))
+/// Bytes per command in the input buffer for [`encode_input`]: `buttons`, then `aim` as a
+/// little-endian `u16`.
+pub const CMD_BYTES: usize = 3;
+
+/// Encodes an input batch: `cmds` (oldest first, [`CMD_BYTES`] each, see [`encode_input`]) the
+/// last of which has sequence number `seq`, sampled while the player saw `view_tick` +
+/// `view_frac`/256. `view_frac` above 255 is clamped. Refuses (with a readable reason) what the
+/// server would refuse: no command, more than [`MAX_INPUT_BATCH`], a `seq` too small for the
+/// count, or a length that is not a whole number of commands.
+pub fn input_frame(seq: u32, view_tick: u32, view_frac: u32, cmds: &[u8]) -> Result<Vec<u8>, String> {
+    if !cmds.len().is_multiple_of(CMD_BYTES) {
+        return Err(format!("input commands are {CMD_BYTES} bytes each, got {} bytes", cmds.len()));
+    }
+    let cmds: Vec<InputCmd> = cmds
+        .chunks_exact(CMD_BYTES)
+        .map(|c| InputCmd { buttons: Buttons(c[0]), aim: u16::from_le_bytes([c[1], c[2]]) })
+        .collect();
+    let view = ViewTime { tick: Tick(view_tick), frac: u8::try_from(view_frac).unwrap_or(u8::MAX) };
+    let batch = InputBatch::new(seq, view, cmds);
+    batch.validate().map_err(|e| e.to_string())?;
+    Ok(arena_protocol::encode_client(&ClientMsg::Input(batch)))
 }
 
 /// Encodes a `Ping`. `t` is a non-negative whole number from JavaScript (a `f64`); it is
@@ -213,6 +250,25 @@ pub fn step(x: f32, y: f32, vx: f32, vy: f32, buttons: u32, tick_hz: u32, arena_
         Arena { width: side(arena_w), height: side(arena_h) },
     );
     [m.x, m.y, m.vx, m.vy]
+}
+
+/// One tick of a projectile's flight exactly as the server flies it:
+/// [`rules::step_projectile`] with [`rules::tick_dt`]`(tick_hz)`. Returns `[x, y, vx, vy]`
+/// (the velocity is unchanged).
+#[must_use]
+pub fn projectile_step(x: f32, y: f32, vx: f32, vy: f32, tick_hz: u32) -> [f32; 4] {
+    let hz = u16::try_from(tick_hz).unwrap_or(u16::MAX);
+    let (x, y) = rules::step_projectile(x, y, vx, vy, rules::tick_dt(hz));
+    [x, y, vx, vy]
+}
+
+/// Where and how fast a ship at `(x, y)` aiming at `aim` (a `u16` fraction of a turn) fires:
+/// `[x, y, vx, vy]` of the new projectile, from [`rules::muzzle`], the function the server fires
+/// with (bits of `aim` above the low 16 are dropped).
+#[must_use]
+pub fn muzzle(x: f32, y: f32, aim: u32) -> [f32; 4] {
+    let (nx, ny, vx, vy) = rules::muzzle(x, y, (aim & 0xFFFF) as u16);
+    [nx, ny, vx, vy]
 }
 
 /// The rule and wire constants the page needs, as one JSON object, so JavaScript mirrors none of
@@ -250,6 +306,11 @@ pub fn rules_json() -> String {
     field("button_left", f64::from(Buttons::LEFT));
     field("button_right", f64::from(Buttons::RIGHT));
     field("button_fire", f64::from(Buttons::FIRE));
+    field("max_input_batch", MAX_INPUT_BATCH as f64);
+    field("offset_units_per_tick", f64::from(timing::OFFSET_UNITS_PER_TICK));
+    field("dilation_gain", f64::from(timing::DILATION_GAIN));
+    field("max_dilation", f64::from(timing::MAX_DILATION));
+    field("dilation_smoothing", f64::from(timing::DILATION_SMOOTHING));
     field("max_client_frame", codec::MAX_CLIENT_FRAME as f64);
     field("max_server_frame", codec::MAX_SERVER_FRAME as f64);
     s.push('}');
@@ -321,21 +382,51 @@ pub extern "C" fn decode_server(len: u32) -> i32 {
 }
 
 /// Encodes a `Hello` whose name is the first `name_len` bytes of the input buffer (UTF-8; bad
-/// sequences become U+FFFD). Returns the frame's length; the frame is in the output buffer.
+/// sequences become U+FFFD), followed there, when `with_token` is not 0, by the 16 bytes of the
+/// resume token. Returns the frame's length (the frame is in the output buffer), or 0 with the
+/// reason in the output buffer when the token's bytes are missing.
 #[unsafe(no_mangle)]
-pub extern "C" fn encode_hello(name_len: u32) -> u32 {
+pub extern "C" fn encode_hello(name_len: u32, with_token: u32) -> u32 {
     let frame = with_buffers(|b| {
         let n = (name_len as usize).min(b.input.len());
-        hello_frame(&String::from_utf8_lossy(&b.input[..n]))
+        let name = String::from_utf8_lossy(&b.input[..n]);
+        if with_token == 0 {
+            return Ok(hello_frame(&name, None));
+        }
+        let token: [u8; 16] = b
+            .input
+            .get(n..n + 16)
+            .and_then(|t| t.try_into().ok())
+            .ok_or_else(|| String::from("the resume token needs 16 bytes after the name"))?;
+        Ok(hello_frame(&name, Some(token)))
     });
-    set_output(&frame)
+    output_or_zero(frame)
 }
 
-/// Encodes an `Input` (see [`input_frame`]). Returns the frame's length; the frame is in the
-/// output buffer.
+/// Encodes an `Input` batch of `count` commands read from the input buffer (see
+/// [`input_frame`]; [`CMD_BYTES`] bytes each, oldest first). Returns the frame's length (the frame
+/// is in the output buffer), or 0 with the reason in the output buffer.
 #[unsafe(no_mangle)]
-pub extern "C" fn encode_input(seq: u32, buttons: u32, aim: u32) -> u32 {
-    set_output(&input_frame(seq, buttons, aim))
+pub extern "C" fn encode_input(seq: u32, view_tick: u32, view_frac: u32, count: u32) -> u32 {
+    let frame = with_buffers(|b| {
+        let n = (count as usize).saturating_mul(CMD_BYTES);
+        match b.input.get(..n) {
+            Some(cmds) => input_frame(seq, view_tick, view_frac, cmds),
+            None => Err(format!("{count} commands need {n} bytes in the input buffer")),
+        }
+    });
+    output_or_zero(frame)
+}
+
+/// Puts an encoded frame in the output buffer and returns its length, or the error text and 0.
+fn output_or_zero(frame: Result<Vec<u8>, String>) -> u32 {
+    match frame {
+        Ok(frame) => set_output(&frame),
+        Err(why) => {
+            set_output(why.as_bytes());
+            0
+        }
+    }
 }
 
 /// Encodes a `Ping` carrying `t` (see [`ping_frame`]). Returns the frame's length; the frame is
@@ -360,7 +451,24 @@ pub extern "C" fn step_ship(x: f32, y: f32, vx: f32, vy: f32, buttons: u32, tick
     with_buffers(|b| b.step = out);
 }
 
-/// Address of the four `f32` (`x, y, vx, vy`) written by [`step_ship`].
+/// Flies a projectile one tick (see [`projectile_step`]) and stores `x, y, vx, vy` at
+/// [`step_out_ptr`].
+#[unsafe(no_mangle)]
+pub extern "C" fn step_projectile(x: f32, y: f32, vx: f32, vy: f32, tick_hz: u32) {
+    let out = projectile_step(x, y, vx, vy, tick_hz);
+    with_buffers(|b| b.step = out);
+}
+
+/// Places the projectile a ship at `(x, y)` aiming at `aim` fires (see [`muzzle`]) and stores its
+/// `x, y, vx, vy` at [`step_out_ptr`].
+#[unsafe(no_mangle)]
+pub extern "C" fn spawn_projectile(x: f32, y: f32, aim: u32) {
+    let out = muzzle(x, y, aim);
+    with_buffers(|b| b.step = out);
+}
+
+/// Address of the four `f32` (`x, y, vx, vy`) written by [`step_ship`], [`step_projectile`] and
+/// [`spawn_projectile`].
 #[unsafe(no_mangle)]
 pub extern "C" fn step_out_ptr() -> *const f32 {
     with_buffers(|b| b.step.as_ptr())
@@ -428,6 +536,9 @@ mod tests {
             view_half_width: 900,
             view_half_height: 500,
             players: vec![PlayerInfo { id: NetId(1), name: "ace".into() }],
+            resume_token: ResumeToken([7; 16]),
+            resumed: false,
+            resume_grace_ms: 15_000,
         }))
     }
 
@@ -438,7 +549,15 @@ mod tests {
         encode_body(&mut writer, if gap == 0 { &[] } else { baseline }, world, gap, &PHYSICS);
         let mut body = Vec::new();
         writer.finish(&mut body);
-        Snapshot { tick: Tick(tick), baseline_gap: gap, ack_seq: 3, checksum: checksum(world), body }
+        Snapshot {
+            tick: Tick(tick),
+            baseline_gap: gap,
+            ack_seq: 3,
+            input_queue: 2,
+            input_offset: -24,
+            checksum: checksum(world),
+            body,
+        }
     }
 
     fn snapshot_frame(tick: u32, gap: u32, baseline: &[EntityState], world: &[EntityState]) -> Vec<u8> {
@@ -494,7 +613,7 @@ mod tests {
         assert_eq!(
             v,
             json!({"Snapshot": {
-                "tick": 100, "ack_seq": 3, "full": true,
+                "tick": 100, "ack_seq": 3, "input_queue": 2, "input_offset": -24, "full": true,
                 "ships": [
                     {"id": 1, "x": 32000, "y": -16, "vx": 160, "vy": -8, "aim": 16384, "hp": 80,
                      "flags": 0x81, "score": 12},
@@ -573,7 +692,12 @@ mod tests {
     fn a_snapshot_before_any_welcome_is_a_desync() {
         let (status, v) = decode_export(&snapshot_frame(7, 0, &[], &sample_world()));
         assert_eq!(status, 1);
-        assert_eq!(v, json!({"Snapshot": {"tick": 7, "desync": "snapshot before Welcome"}}));
+        assert_eq!(
+            v,
+            json!({"Snapshot": {"tick": 7, "ack_seq": 3, "input_queue": 2, "input_offset": -24,
+                "desync": "snapshot before Welcome"}}),
+            "a desync keeps the header, whose input timing is still good"
+        );
     }
 
     #[test]
@@ -583,6 +707,8 @@ mod tests {
             tick: Tick(2),
             baseline_gap: 0,
             ack_seq: 0,
+            input_queue: 0,
+            input_offset: 0,
             checksum: 0,
             body: vec![0xff; 9],
         }));
@@ -616,10 +742,15 @@ mod tests {
                     view_half_width: 900,
                     view_half_height: 500,
                     players: vec![PlayerInfo { id: NetId(2), name: "bob".into() }],
+                    resume_token: ResumeToken([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255]),
+                    resumed: true,
+                    resume_grace_ms: 15_000,
                 }),
                 json!({"Welcome": {"your_id": 2, "tick_hz": 30, "tick": 100, "arena_width": 4000,
                     "arena_height": 3000, "view_half_width": 900, "view_half_height": 500,
-                    "players": [{"id": 2, "name": "bob"}]}}),
+                    "players": [{"id": 2, "name": "bob"}],
+                    "resume_token": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255],
+                    "resumed": true, "resume_grace_ms": 15_000}}),
             ),
             (ServerMsg::Pong { t: 123_456_789 }, json!({"Pong": {"t": 123_456_789}})),
             (
@@ -641,6 +772,10 @@ mod tests {
             (
                 ServerMsg::Bye(Bye { reason: ByeReason::VersionMismatch, message: "old client".into() }),
                 json!({"Bye": {"reason": "VersionMismatch", "message": "old client"}}),
+            ),
+            (
+                ServerMsg::Bye(Bye { reason: ByeReason::Replaced, message: "elsewhere".into() }),
+                json!({"Bye": {"reason": "Replaced", "message": "elsewhere"}}),
             ),
         ];
         for (msg, expected) in cases {
@@ -673,25 +808,12 @@ mod tests {
     #[test]
     fn client_frames_decode_on_the_server_side() {
         write_input("ace".as_bytes());
-        let n = encode_hello(3);
+        let n = encode_hello(3, 0);
         assert_eq!(n as usize, output().len());
         assert_eq!(
             arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into() })),
+            Ok(ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into(), resume: None })),
             "encode_hello should produce the server's Hello"
-        );
-
-        encode_input(300, 0x19, 0x4000);
-        assert_eq!(
-            arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Input(InputFrame { seq: 300, buttons: Buttons(0x19), aim: 0x4000 })),
-            "encode_input should produce the server's Input"
-        );
-        encode_input(1, 0x1_08, 0x1_0001);
-        assert_eq!(
-            arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Input(InputFrame { seq: 1, buttons: Buttons(0x08), aim: 1 })),
-            "out-of-range button and aim bits should be dropped"
         );
 
         encode_ping(1_234_567.9);
@@ -709,6 +831,71 @@ mod tests {
             Ok(ClientMsg::RequestFull { tick: Tick(0x0123_4567) }),
             "encode_request_full should produce the server's RequestFull"
         );
+    }
+
+    #[test]
+    fn a_hello_carries_the_resume_token_after_the_name() {
+        let token: Vec<u8> = (0..16).map(|i| i * 3).collect();
+        let mut bytes = "pilot".as_bytes().to_vec();
+        bytes.extend_from_slice(&token);
+        write_input(&bytes);
+        let n = encode_hello(5, 1);
+        assert_eq!(n as usize, output().len());
+        let mut expected = [0u8; 16];
+        expected.copy_from_slice(&token);
+        assert_eq!(
+            arena_protocol::decode_client(&output()),
+            Ok(ClientMsg::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: "pilot".into(),
+                resume: Some(ResumeToken(expected)),
+            })),
+            "the 16 bytes after the name should be the token"
+        );
+
+        write_input(&bytes[..10]);
+        assert_eq!(encode_hello(5, 1), 0, "a token shorter than 16 bytes is refused");
+        assert!(String::from_utf8_lossy(&output()).contains("16 bytes"), "the refusal says why");
+    }
+
+    #[test]
+    fn input_batches_are_read_as_three_bytes_per_command() {
+        // Oldest first: (0x08, 0x4000), then (0x19, 0x4000); seq 300 is the last.
+        write_input(&[0x08, 0x00, 0x40, 0x19, 0x00, 0x40]);
+        let n = encode_input(300, 298, 0x80, 2);
+        assert_eq!(n as usize, output().len());
+        let cmds =
+            vec![InputCmd { buttons: Buttons(0x08), aim: 0x4000 }, InputCmd { buttons: Buttons(0x19), aim: 0x4000 }];
+        let expected = InputBatch::new(300, ViewTime { tick: Tick(298), frac: 0x80 }, cmds);
+        assert_eq!(
+            arena_protocol::decode_client(&output()),
+            Ok(ClientMsg::Input(expected.clone())),
+            "encode_input should produce the server's InputBatch"
+        );
+        assert_eq!(output(), arena_protocol::encode_client(&ClientMsg::Input(expected)), "byte for byte");
+
+        write_input(&[0x01, 0xff, 0xff]);
+        encode_input(1, 5, 999, 1);
+        let Ok(ClientMsg::Input(batch)) = arena_protocol::decode_client(&output()) else {
+            panic!("a one-command batch should decode as an Input");
+        };
+        assert_eq!((batch.view.frac, batch.cmds[0].aim), (255, 0xffff), "a fraction above 255 is clamped");
+    }
+
+    #[test]
+    fn input_batches_the_server_would_refuse_are_not_encoded() {
+        write_input(&[0; 27]);
+        for (seq, count, why) in [
+            (5, 0, "no command"),
+            (20, 9, "more than MAX_INPUT_BATCH commands"),
+            (2, 3, "a seq below the count"),
+            (20, 10, "more commands than bytes"),
+        ] {
+            assert_eq!(encode_input(seq, 0, 0, count), 0, "{why} should be refused");
+            assert!(!output().is_empty(), "the refusal of {why} should say why");
+        }
+        assert!(input_frame(9, 0, 0, &[0; 4]).is_err(), "a partial command is refused");
+        assert_eq!(CMD_BYTES * MAX_INPUT_BATCH, 24);
     }
 
     #[test]
@@ -735,6 +922,42 @@ mod tests {
     }
 
     #[test]
+    fn step_projectile_matches_the_protocol_step_bit_for_bit() {
+        for hz in [10u32, 30, 60, 128] {
+            let dt = rules::tick_dt(hz as u16);
+            let (vx, vy) = (quantize::snap_vel(-671.8), quantize::snap_vel(672.1));
+            let (mut x, mut y) = (2000.0625f32, 13.5f32);
+            for _ in 0..50 {
+                let (ex, ey) = rules::step_projectile(x, y, vx, vy, dt);
+                step_projectile(x, y, vx, vy, hz);
+                let got = with_buffers(|b| b.step);
+                assert_eq!(got.map(f32::to_bits), [ex, ey, vx, vy].map(f32::to_bits), "{hz} Hz");
+                (x, y) = (ex, ey);
+            }
+        }
+    }
+
+    #[test]
+    fn a_shot_leaves_the_nose_on_the_wire_grid() {
+        let reach = rules::SHIP_RADIUS + rules::PROJECTILE_RADIUS + 2.0;
+        spawn_projectile(1000.0, 500.0, 0);
+        let [x, y, vx, vy] = with_buffers(|b| b.step);
+        assert_eq!((x, y, vx, vy), (1000.0 + reach, 500.0, rules::PROJECTILE_SPEED, 0.0), "aim 0 fires along +x");
+        let [x, y, vx, vy] = muzzle(1000.0, 500.0, 0x4000);
+        assert_eq!((x, y), (1000.0, 500.0 + reach), "a quarter turn fires along +y (screen down)");
+        assert_eq!((vx, vy), (0.0, rules::PROJECTILE_SPEED));
+        for aim in (0..65_536u32).step_by(977) {
+            let [x, y, vx, vy] = muzzle(1234.5625, 987.25, aim);
+            assert_eq!((quantize::snap_pos(x), quantize::snap_pos(y)), (x, y), "positions are snapped");
+            assert_eq!((quantize::snap_vel(vx), quantize::snap_vel(vy)), (vx, vy), "velocities are snapped");
+            let d = ((x - 1234.5625).powi(2) + (y - 987.25).powi(2)).sqrt();
+            assert!((d - reach).abs() < 0.1, "the shot starts {reach} from the ship, got {d} at aim {aim}");
+            let speed = (vx * vx + vy * vy).sqrt();
+            assert!((speed - rules::PROJECTILE_SPEED).abs() < 0.2, "speed {speed} at aim {aim}");
+        }
+    }
+
+    #[test]
     fn a_degenerate_arena_does_not_trap() {
         let [x, y, _, _] = step(5.0, 5.0, 0.0, 0.0, 0, 30, 0.0, f32::NAN);
         assert_eq!(
@@ -753,6 +976,7 @@ mod tests {
         assert_eq!(v["ship_radius"].as_f64(), Some(f64::from(rules::SHIP_RADIUS)));
         assert_eq!(v["pos_scale"].as_f64(), Some(f64::from(quantize::POS_SCALE)));
         assert_eq!(v["button_fire"], json!(Buttons::FIRE));
+        assert_eq!(v["max_input_batch"], json!(MAX_INPUT_BATCH));
         assert_eq!(v["respawn_delay_s"].as_f64().map(|s| s as f32), Some(rules::RESPAWN_DELAY_S));
         assert_eq!(protocol_version(), u32::from(PROTOCOL_VERSION));
         for (name, value) in [
@@ -764,6 +988,10 @@ mod tests {
             ("projectile_lifetime_s", rules::PROJECTILE_LIFETIME_S),
             ("fire_cooldown_s", rules::FIRE_COOLDOWN_S),
             ("orb_radius", rules::ORB_RADIUS),
+            ("offset_units_per_tick", timing::OFFSET_UNITS_PER_TICK),
+            ("dilation_gain", timing::DILATION_GAIN),
+            ("max_dilation", timing::MAX_DILATION),
+            ("dilation_smoothing", timing::DILATION_SMOOTHING),
         ] {
             assert_eq!(
                 v[name].as_f64().map(|x| x as f32),
