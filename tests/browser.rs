@@ -5,8 +5,10 @@
 //! (`scripts/build-web.sh`) and `tests/browser/node_modules` (`npm ci` there). A missing piece
 //! fails the test with the command that fixes it; it is never skipped.
 
-use arena_bots::behaviour::Behaviour;
-use arena_tests::{spawn_bots, start_server};
+use arena_bots::behaviour::{Behaviour, Brain};
+use arena_tests::{spawn_bot, spawn_bots, start_server};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -15,9 +17,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_browser_client_joins_moves_and_sees_other_ships() {
-    let root = repo();
+/// One browser test at a time: two Chromiums, their servers and bots on two cores would measure
+/// the machine's load rather than the client.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn check_prerequisites(root: &std::path::Path) {
     assert!(
         root.join("web-client/pkg/arena_wasm.wasm").exists(),
         "the wasm module is missing: run scripts/build-web.sh (scripts/test.sh does it for you)"
@@ -26,20 +30,85 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
         root.join("tests/browser/node_modules/playwright-core").exists(),
         "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does it for you)"
     );
+}
+
+/// Runs a node script of `tests/browser/` against `base`; its PNG goes to `target/<png>`.
+async fn run_node(root: &std::path::Path, script: &str, base: String, png: &str) -> std::process::Output {
+    let script = root.join("tests/browser").join(script);
+    let screenshot = root.join("target").join(png);
+    tokio::task::spawn_blocking(move || {
+        Command::new("node").arg(script).arg(base).env("ARENA_SCREENSHOT", screenshot).output()
+    })
+    .await
+    .expect("the node runner task should not panic")
+    .expect("node should start (is Node.js installed?)")
+}
+
+/// The page at a 150 ms round trip (the server's link conditioner, 75 ± 15 ms each way) with ten
+/// bots in a 2000² arena, one flying straight (`patrol`): the form race, the ping, the first-frame
+/// response, corrections over a straight run, smooth remote motion, lag-compensated hits and a
+/// resumed connection (see `tests/browser/feel.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_feels_right_at_150ms() {
+    let _alone = ONE_BROWSER.lock().await;
+    let root = repo();
+    check_prerequisites(&root);
+    let server = start_server(|c| {
+        c.arena_size = 2000;
+        // The whole arena in view wherever the own ship is, so the patrol bot is always on screen.
+        c.view_width = 4000;
+        c.view_height = 4000;
+        c.sim_latency = "75ms".parse().expect("a valid latency");
+        c.sim_jitter = Duration::from_millis(15);
+    })
+    .await;
+    let url = server.ws_url();
+    let play = Duration::from_secs(120);
+    // Nobody but the page shoots, so every hit on the target is the page's, and the page's ship
+    // is not shot down in the middle of a measurement.
+    let patrol =
+        |name: &str, seed| spawn_bot(&url, name, Brain::new(Behaviour::Patrol, Pcg64Mcg::seed_from_u64(seed)), play);
+    let mut bots = vec![patrol("patrol", 1)];
+    bots.extend((2..6).map(|i| patrol(&format!("patrol{i}"), i)));
+    bots.extend((0..5).map(|i| spawn_bot(&url, &format!("idle{i}"), Brain::fixed(0), play)));
+
+    let script = std::env::var("ARENA_FEEL_SCRIPT").unwrap_or_else(|_| "feel.mjs".into());
+    let output = run_node(&root, &script, format!("http://{}/", server.local_addr()), "browser-feel.png").await;
+    for bot in &bots {
+        bot.abort();
+    }
+    let s = server.stats().clone();
+    let fired = s.shots_fired.get();
+    println!(
+        "server: {fired} shots, {} rewound less than their shooter saw (cap), mean rewind asked {:.1} ticks; \
+         inputs speculated {}, mispredicted {}",
+        s.shots_rewind_capped.get(),
+        s.shots_rewind_wanted_ticks.get() / fired.max(1) as f64,
+        s.inputs_speculated.get(),
+        s.inputs_mispredicted.get()
+    );
+    server.shutdown().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser test at 150 ms should pass; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status.code()
+    );
+    println!("{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_joins_moves_and_sees_other_ships() {
+    let _alone = ONE_BROWSER.lock().await;
+    let root = repo();
+    check_prerequisites(&root);
 
     let server = start_server(|c| c.arena_size = 1200).await;
     let url = server.ws_url();
     let bots: Vec<_> = spawn_bots(&url, 4, Behaviour::Wander, Duration::from_secs(90));
 
-    let base = format!("http://{}/", server.local_addr());
-    let script = root.join("tests/browser/play.mjs");
-    let screenshot = root.join("target/browser-test.png");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg(script).arg(base).env("ARENA_SCREENSHOT", screenshot).output()
-    })
-    .await
-    .expect("the node runner task should not panic")
-    .expect("node should start (is Node.js installed?)");
+    let output = run_node(&root, "play.mjs", format!("http://{}/", server.local_addr()), "browser-test.png").await;
 
     for bot in &bots {
         bot.abort();

@@ -22,6 +22,9 @@ async fn a_swarm_at_mixed_latencies_keeps_input_delay_near_the_round_trip() {
         seed: 4,
         source_ips: Vec::new(),
         sim_link: SimLink { latency: "20ms..200ms".parse().expect("a valid range"), jitter: Duration::from_millis(15) },
+        // Five RTT samples a second per bot, so each band's RTT p99 rests on ~1,300 pings, as
+        // its input→ack p99 rests on thousands of inputs.
+        ping_every: Duration::from_millis(200),
         chaos: None,
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;

@@ -21,6 +21,7 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         seed: 9,
         source_ips: Vec::new(),
         sim_link: Default::default(),
+        ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
     };
     let live = Arc::new(LiveCounters::default());
@@ -72,6 +73,7 @@ async fn bots_spread_over_several_source_addresses() {
         seed: 1,
         source_ips: vec!["127.0.0.2".parse().expect("an address"), "127.0.0.3".parse().expect("an address")],
         sim_link: Default::default(),
+        ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;

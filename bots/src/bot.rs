@@ -1,5 +1,5 @@
 //! One bot: a real WebSocket client that says Hello, mirrors the world from its snapshots, plays
-//! with its [`Brain`], pings once a second, and measures what it experienced.
+//! with its [`Brain`], pings (once a second by default), and measures what it experienced.
 //!
 //! Inputs go out on an [`InputClock`] that the server's feedback (`input_offset`) dilates, each
 //! with the unacknowledged ones before it ([`InputLog`]). With a [`LinkProfile`] the bot plays
@@ -24,6 +24,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+/// Time between two pings of a bot unless told otherwise.
+pub const DEFAULT_PING_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a bot waits for its `Welcome`.
 pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,6 +53,8 @@ pub struct BotConfig {
     /// development and test tool). `LinkProfile::default()` adds nothing and costs nothing. The
     /// jitter is seeded from `name`, so a run repeats. Chaos bots ignore it.
     pub link: LinkProfile,
+    /// Time between two pings (RTT samples); [`DEFAULT_PING_EVERY`] unless a test needs more.
+    pub ping_every: Duration,
 }
 
 /// Counters all bots of a swarm add to while running, for live progress.
@@ -319,7 +324,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
     let mut clock: Option<InputClock> = None;
     let input_timer = tokio::time::sleep_until(config.stop_at);
     tokio::pin!(input_timer);
-    let mut pings = tokio::time::interval_at(config.stop_at, Duration::from_secs(1));
+    let mut pings = tokio::time::interval_at(config.stop_at, config.ping_every.max(Duration::from_millis(10)));
     pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let stop = tokio::time::sleep_until(config.stop_at);
     tokio::pin!(stop);

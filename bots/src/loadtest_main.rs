@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
                 latency: args.sim_latency.unwrap_or_default(),
                 jitter: args.sim_jitter.unwrap_or_default(),
             },
+            ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         },
         idle: args.idle,
     };

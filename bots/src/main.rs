@@ -52,6 +52,9 @@ struct Args {
     /// 127.0.0.1,127.0.0.2): one source address has only ~28k ports.
     #[arg(long, value_delimiter = ',')]
     source_ips: Vec<IpAddr>,
+    /// Time between two pings of each bot (each is an RTT sample in the report).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    ping_interval: Duration,
     /// A misbehaviour for a share of the bots (see --chaos-share): slow-reader, silent,
     /// malformed, oversize, flood, reconnect-storm. The report's disconnects show how the server
     /// answered.
@@ -96,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             latency: args.sim_latency.unwrap_or_default(),
             jitter: args.sim_jitter.unwrap_or_default(),
         },
+        ping_every: args.ping_interval,
     };
     let server = if args.no_server_stats { None } else { server_stats::server_addr(&args.url).await.ok() };
     let start_stats = match server {
@@ -122,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
     let progress = tokio::spawn(show_progress(live.clone(), peak, plan.length));
     let cpu_start = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0);
     let started = Instant::now();
-    let reports = swarm::run_plan(&config.url, &plan, seed, &config.source_ips, sim_link, live).await;
+    let reports =
+        swarm::run_plan(&config.url, &plan, seed, &config.source_ips, sim_link, args.ping_interval, live).await;
     progress.abort();
     let mut report = SwarmReport::from_bots(&reports);
     let cpu = loadtest::process_figures(std::process::id()).map_or(0.0, |f| f.0) - cpu_start;

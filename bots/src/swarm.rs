@@ -32,6 +32,8 @@ pub struct SwarmConfig {
     pub chaos: Option<(crate::behaviour::Chaos, f64)>,
     /// The link conditioner on the bots' side (off by default).
     pub sim_link: SimLink,
+    /// Time between two pings of each bot ([`crate::bot::DEFAULT_PING_EVERY`] by default).
+    pub ping_every: Duration,
 }
 
 /// The link conditioner of a swarm, a development and test tool: the one-way latency of each
@@ -62,7 +64,8 @@ impl SimLink {
 /// Starts every bot of `config` over the ramp, lets them play until the deadline and returns
 /// their reports in bot order. `live` is updated while they run.
 pub async fn run(config: &SwarmConfig, live: Arc<LiveCounters>) -> Vec<BotReport> {
-    run_plan(&config.url, &plan(config), config.seed, &config.source_ips, config.sim_link, live).await
+    run_plan(&config.url, &plan(config), config.seed, &config.source_ips, config.sim_link, config.ping_every, live)
+        .await
 }
 
 /// The plan of a plain swarm: everyone joins evenly over the ramp and stays to the end; with
@@ -92,6 +95,7 @@ pub async fn run_plan(
     seed: u64,
     source_ips: &[IpAddr],
     sim_link: SimLink,
+    ping_every: Duration,
     live: Arc<LiveCounters>,
 ) -> Vec<BotReport> {
     let start = Instant::now();
@@ -111,6 +115,7 @@ pub async fn run_plan(
             chaos,
             source_ip: (!source_ips.is_empty()).then(|| source_ips[i % source_ips.len()]),
             link: sim_link.profile(i, plan.bots.len()),
+            ping_every,
         };
         let live = live.clone();
         let at = start + planned.start;

@@ -78,8 +78,9 @@ pub struct Config {
     pub seed: Option<u64>,
 
     /// Lag compensation: how far back in time a shot may be tested against where its shooter saw
-    /// the targets (at most 1s; also at most 62 ticks). `0s` turns it off.
-    #[arg(long, env = "ARENA_MAX_REWIND", default_value = "200ms", value_parser = rewind_duration)]
+    /// the targets (at most 1s; also at most 62 ticks). A player sees others about a round trip
+    /// plus the interpolation delay late: ~270 ms at 150 ms of round trip. `0s` turns it off.
+    #[arg(long, env = "ARENA_MAX_REWIND", default_value = "300ms", value_parser = rewind_duration)]
     pub max_rewind: Duration,
 
     /// How long the ship of a player whose connection was lost stays in the world (idle, and

@@ -106,6 +106,12 @@ pub struct ServerStats {
     pub inputs_mispredicted: Counter,
     /// Ticks that applied two inputs of one client to drain a backlog.
     pub inputs_drained: Counter,
+    /// Projectiles fired.
+    pub shots_fired: Counter,
+    /// Shots whose shooter saw the targets further back than `--max-rewind` (rewound only that far).
+    pub shots_rewind_capped: Counter,
+    /// Sum of the rewinds shooters asked for, in ticks (divide by `shots_fired` for the mean).
+    pub shots_rewind_wanted_ticks: Counter<f64, std::sync::atomic::AtomicU64>,
     closed: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
     /// The family's histograms, looked up once (a handle shares the family's data).
@@ -182,6 +188,9 @@ impl ServerStats {
             inputs_speculated: Counter::default(),
             inputs_mispredicted: Counter::default(),
             inputs_drained: Counter::default(),
+            shots_fired: Counter::default(),
+            shots_rewind_capped: Counter::default(),
+            shots_rewind_wanted_ticks: Counter::default(),
             closed: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
             phase_histograms: Vec::new(),
@@ -245,6 +254,17 @@ impl ServerStats {
             "inputs_drained",
             "Ticks that applied two inputs of one client to drain a backlog",
             self.inputs_drained.clone(),
+        );
+        arena.register("shots_fired", "Projectiles fired", self.shots_fired.clone());
+        arena.register(
+            "shots_rewind_capped",
+            "Shots whose shooter saw the targets further back than --max-rewind (lag compensation capped)",
+            self.shots_rewind_capped.clone(),
+        );
+        arena.register(
+            "shots_rewind_wanted_ticks",
+            "Sum of the rewinds shooters asked for, in ticks (over shots_fired: the mean)",
+            self.shots_rewind_wanted_ticks.clone(),
         );
         arena.register(
             "connections_closed",

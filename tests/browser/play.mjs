@@ -162,8 +162,12 @@ async function main() {
   // Fire towards the right of the ship; a click is latched until the next tick.
   let shot = null;
   for (let attempt = 0; attempt < 3 && !shot; attempt++) {
-    await until('the own ship is alive to fire', (d) => d.ownShip?.alive, 10_000);
-    await page.mouse.move(640 + 200, 400 + 30);
+    const at = await until('the own ship is alive to fire', (d) => d.ownShip?.alive, 10_000);
+    // Towards the middle of the arena, so the shot does not leave it at once.
+    const dx = at.arena.w / 2 - at.ownShip.x;
+    const dy = at.arena.h / 2 - at.ownShip.y;
+    const len = Math.hypot(dx, dy) || 1;
+    await page.mouse.move(640 + (200 * dx) / len, 400 + (200 * dy) / len);
     await page.mouse.down();
     await sleep(150);
     await page.mouse.up();

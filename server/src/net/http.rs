@@ -154,6 +154,14 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
         "bytes_received": s.bytes_received.get(),
         "snapshots_sent": s.snapshots_sent.get(),
         "snapshots_dropped": s.snapshots_dropped.get(),
+        "inputs_speculated": s.inputs_speculated.get(),
+        "inputs_mispredicted": s.inputs_mispredicted.get(),
+        "inputs_drained": s.inputs_drained.get(),
+        "shots_fired": s.shots_fired.get(),
+        "shots_rewind_capped": s.shots_rewind_capped.get(),
+        "shots_rewind_wanted_ticks": s.shots_rewind_wanted_ticks.get(),
+        "players_suspended": s.suspended.get(),
+        "resumes": s.resumes.get(),
         "phases": phases,
     });
     ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()

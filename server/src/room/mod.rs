@@ -117,6 +117,7 @@ pub struct Room {
     outbox: Vec<(Arc<Mailbox>, Bytes)>,
     suspended: Vec<Suspended>,
     tick_start: Option<Instant>,
+    shots_counted: crate::sim::resources::ShotStats,
 }
 
 impl Room {
@@ -137,6 +138,7 @@ impl Room {
             outbox: Vec::new(),
             suspended: Vec::new(),
             tick_start: None,
+            shots_counted: Default::default(),
         }
     }
 
@@ -289,6 +291,11 @@ impl Room {
     pub fn simulate(&mut self) {
         self.expire_suspended();
         self.sim.step();
+        let shots = self.sim.shot_stats();
+        self.stats.shots_fired.inc_by(shots.fired - self.shots_counted.fired);
+        self.stats.shots_rewind_capped.inc_by(shots.capped - self.shots_counted.capped);
+        self.stats.shots_rewind_wanted_ticks.inc_by(shots.wanted_ticks - self.shots_counted.wanted_ticks);
+        self.shots_counted = shots;
         self.stats.ticks.inc_by(1);
         let events: Vec<GameEvent> = self.sim.drain_events().collect();
         for event in events {

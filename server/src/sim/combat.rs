@@ -1,7 +1,7 @@
 //! Firing, projectile flight, hit tests that cannot tunnel, damage, death and kill score.
 
 use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship, Trail};
-use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex};
+use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, ShotStats};
 use arena_protocol::GameEvent;
 use arena_protocol::rules::{
     Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS, RESPAWN_DELAY_S,
@@ -147,6 +147,7 @@ pub fn fire(
     clock: Res<Clock>,
     field: Res<Field>,
     mut ids: ResMut<NetIds>,
+    mut shot_stats: ResMut<ShotStats>,
     mut ships: Query<(Entity, &Net, &Pilot, &mut Ship, &Motion)>,
 ) {
     // The state this tick produces is the one of snapshot tick `tick + 1`: what the shooter's
@@ -159,7 +160,13 @@ pub fn fire(
         if !ship.alive() || ship.cooldown > 0 || !pressed {
             continue;
         }
-        let rewind = (shown - pilot.current.view.ticks()).clamp(0.0, f64::from(field.max_rewind_ticks)) as f32;
+        let wanted = (shown - pilot.current.view.ticks()).max(0.0);
+        let rewind = wanted.min(f64::from(field.max_rewind_ticks)) as f32;
+        shot_stats.fired += 1;
+        shot_stats.wanted_ticks += wanted;
+        if wanted > f64::from(field.max_rewind_ticks) {
+            shot_stats.capped += 1;
+        }
         ship.cooldown = clock.ticks(FIRE_COOLDOWN_S);
         let (x, y, vx, vy) = muzzle(motion.now.x, motion.now.y, ship.aim);
         let projectile = Projectile {

@@ -1,11 +1,12 @@
 //! The components of Arena's world. Ships, projectiles and orbs each carry a [`Net`] id; the
 //! replication step reads these, never the other way round.
 
-use crate::sim::input_queue::InputQueue;
-use arena_protocol::rules::ShipMotion;
+use crate::sim::input_queue::{InputQueue, MAX_SPECULATED};
+use arena_protocol::rules::{Buttons, ShipMotion};
 use arena_protocol::{EntityKind, InputFrame, NetId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
+use std::collections::VecDeque;
 
 /// The network identity of a replicated entity.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +66,29 @@ pub struct Pilot {
     pub before: Option<InputFrame>,
     /// `seq` of the last input applied; 0 before the first.
     pub ack_seq: u32,
+    /// The ship's last ticks, newest last, so that a late input that differs from what was
+    /// speculated for it can be replayed.
+    pub history: VecDeque<Step>,
+}
+
+/// Ticks of [`Pilot::history`] kept: as many as an input can be speculated for, and one more.
+pub const HISTORY_LEN: usize = MAX_SPECULATED as usize + 1;
+
+/// One tick of a ship's movement: where it started and which buttons moved it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// The `seq` of the input applied (0: the ship held its input without one).
+    pub seq: u32,
+    /// Whether that input was speculated.
+    pub speculated: bool,
+    /// Buttons of an earlier input applied in the same tick (draining a backlog).
+    pub before: Option<Buttons>,
+    /// The buttons that moved the ship.
+    pub buttons: Buttons,
+    /// Position and velocity before the tick.
+    pub start: ShipMotion,
+    /// Whether the ship was in play (only a living ship moves).
+    pub alive: bool,
 }
 
 /// Length of a ship's [`Trail`], in ticks: bounds how far lag compensation can rewind.
@@ -94,6 +118,11 @@ impl Trail {
     pub fn record(&mut self, tick: Tick, pos: Vec2) {
         self.positions[tick.0 as usize % TRAIL_LEN] = pos;
         self.latest = tick;
+    }
+
+    /// Replaces the newest position (the ship's present was replayed).
+    pub fn amend_latest(&mut self, pos: Vec2) {
+        self.positions[self.latest.0 as usize % TRAIL_LEN] = pos;
     }
 
     /// The position at a fractional snapshot tick, interpolated between the two recorded ticks

@@ -87,6 +87,11 @@ pub struct InputQueue {
     offset: i16,
     jitter: f32,
     counts: QueueCounts,
+    /// Late inputs whose move buttons differ from what was speculated for them, not yet taken by
+    /// [`InputQueue::take_mispredictions`].
+    mispredictions: Vec<(u32, Buttons)>,
+    /// The highest `seq` received so far.
+    newest: u32,
 }
 
 impl Default for InputQueue {
@@ -106,6 +111,8 @@ impl Default for InputQueue {
             offset: 0,
             jitter: 0.0,
             counts: QueueCounts::default(),
+            mispredictions: Vec::new(),
+            newest: 0,
         }
     }
 }
@@ -123,8 +130,14 @@ impl InputQueue {
                 self.next_seq = frame.seq;
             }
             newest = Some(newest.map_or(frame.seq, |n: u32| n.max(frame.seq)));
+            let fresh = frame.seq > self.newest;
+            self.newest = self.newest.max(frame.seq);
             if frame.seq < self.next_seq {
-                self.late(frame);
+                // Redundant copies of inputs already applied arrive here too; only a fresh one
+                // (first seen now) was speculated for.
+                if fresh {
+                    self.late(frame);
+                }
             } else if self.waiting.back().is_none_or(|w| frame.seq > w.seq) {
                 self.waiting.push_back(frame);
             }
@@ -157,11 +170,15 @@ impl InputQueue {
                 let fire = Buttons::FIRE;
                 if buttons.0 & !fire != frame.buttons.0 & !fire {
                     self.counts.mispredicted += 1;
+                    self.mispredictions.push((seq, frame.buttons));
                 }
                 // A shot the speculation missed is fired on the next tick instead of lost.
                 self.carry_fire |= frame.buttons.has(fire);
             }
         }
+        // Late inputs come in order: the newest one is the best guess for ticks still to speculate.
+        self.last.buttons = Buttons(frame.buttons.0 & !Buttons::FIRE);
+        self.last.aim = frame.aim;
     }
 
     /// The input for this tick. Call once per tick, after this tick's [`InputQueue::push`]es.
@@ -230,6 +247,13 @@ impl InputQueue {
         self.offset = offset.clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16;
     }
 
+    /// The speculated inputs that turned out wrong since the last call: their `seq` and real
+    /// buttons. The simulation replays the ship's last ticks with them
+    /// ([`crate::sim::Sim::push_inputs`]), so what the client predicted becomes what happened.
+    pub fn take_mispredictions(&mut self) -> std::vec::Drain<'_, (u32, Buttons)> {
+        self.mispredictions.drain(..)
+    }
+
     /// Inputs waiting after this tick's.
     #[must_use]
     pub fn depth(&self) -> usize {
@@ -266,6 +290,7 @@ impl InputQueue {
     pub fn release(&mut self) {
         self.waiting.clear();
         self.speculated.clear();
+        self.mispredictions.clear();
         self.carry_fire = false;
         self.last.buttons = Buttons(0);
         self.spec_run = MAX_SPECULATED;
@@ -339,6 +364,8 @@ mod tests {
         assert_eq!(next.input.seq, 3);
         assert!(next.input.buttons.has(Buttons::FIRE), "the late input's shot is fired one tick later");
         assert_eq!(q.counts().mispredicted, 1);
+        let wrong: Vec<_> = q.take_mispredictions().collect();
+        assert_eq!(wrong, vec![(2, Buttons(Buttons::FIRE | Buttons::UP))], "the correction is handed on for a replay");
     }
 
     #[test]

@@ -13,9 +13,9 @@ pub mod resources;
 pub mod spatial;
 
 use crate::sim::components::{Motion, Net, Orb, Pilot, Ship, Trail};
-use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, SimRng};
+use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, ShotStats, SimRng};
 use crate::sim::spatial::Grid;
-use arena_protocol::rules::{Arena, SHIP_MAX_HP, ShipMotion, sanitize_name, tick_dt};
+use arena_protocol::rules::{Arena, Buttons, SHIP_MAX_HP, ShipMotion, sanitize_name, step_ship, tick_dt};
 use arena_protocol::{EntityKind, GameEvent, InputFrame, NetId, PlayerInfo, Tick};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
@@ -74,6 +74,7 @@ impl Sim {
         world.insert_resource(SimRng(Pcg64Mcg::seed_from_u64(settings.seed)));
         world.insert_resource(NetIds::default());
         world.insert_resource(Happenings::default());
+        world.insert_resource(ShotStats::default());
         world.insert_resource(ShipIndex {
             grid: Grid::new(settings.arena.width, settings.arena.height, GRID_CELL),
             entities: Vec::new(),
@@ -128,10 +129,51 @@ impl Sim {
 
     /// Queues the inputs of one message of the pilot of `entity` (oldest first) that arrived
     /// `age` ticks before the coming tick (see [`input_queue::InputQueue::push`]).
+    ///
+    /// A late input whose move buttons differ from what the server speculated for its tick is
+    /// *replayed*: the ship's movement since that tick is recomputed with the real buttons (a
+    /// ship's motion depends on nothing but its own inputs), so the client, which predicted with
+    /// the real input, sees no correction; other players see the ship move by the difference.
+    /// Only a ship that stayed in play over those ticks is replayed.
     pub fn push_inputs(&mut self, entity: Entity, inputs: impl IntoIterator<Item = InputFrame>, age: f32) {
-        if let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) {
-            pilot.queue.push(inputs, age);
+        let Some(mut pilot) = self.world.get_mut::<Pilot>(entity) else { return };
+        pilot.queue.push(inputs, age);
+        let wrong: Vec<(u32, Buttons)> = pilot.queue.take_mispredictions().collect();
+        if !wrong.is_empty() {
+            self.replay(entity, &wrong);
         }
+    }
+
+    fn replay(&mut self, entity: Entity, wrong: &[(u32, Buttons)]) {
+        let (dt, arena) = (self.world.resource::<Clock>().dt, self.world.resource::<Field>().arena);
+        let mut query = self.world.query::<(&mut Pilot, &mut Motion, &mut Trail)>();
+        let Ok((mut pilot, mut motion, mut trail)) = query.get_mut(&mut self.world, entity) else { return };
+        let pilot = &mut *pilot;
+        let mut first = None;
+        for &(seq, buttons) in wrong {
+            if let Some(i) = pilot.history.iter().position(|s| s.speculated && s.seq == seq) {
+                pilot.history[i].buttons = Buttons(buttons.0 & !Buttons::FIRE);
+                first = Some(first.map_or(i, |f: usize| f.min(i)));
+            }
+        }
+        let Some(first) = first else { return };
+        if !pilot.history.range(first..).all(|s| s.alive) {
+            return;
+        }
+        let mut m = pilot.history[first].start;
+        for step in pilot.history.range_mut(first..) {
+            step.start = m;
+            if let Some(before) = step.before {
+                m = step_ship(m, before, dt, arena);
+            }
+            m = step_ship(m, step.buttons, dt, arena);
+        }
+        if let Some(last) = pilot.history.back() {
+            pilot.current.buttons = Buttons(last.buttons.0 | (pilot.current.buttons.0 & Buttons::FIRE));
+            motion.prev = glam::Vec2::new(last.start.x, last.start.y);
+        }
+        motion.now = m;
+        trail.amend_latest(motion.pos());
     }
 
     /// Queues one input that arrived just in time (a convenience for tests and benches).
@@ -153,6 +195,12 @@ impl Sim {
             pilot.queue.restart();
             pilot.ack_seq = 0;
         }
+    }
+
+    /// What lag compensation did so far.
+    #[must_use]
+    pub fn shot_stats(&self) -> ShotStats {
+        *self.world.resource::<ShotStats>()
     }
 
     /// The pilot of `entity`: its queue and last applied input.
@@ -326,6 +374,36 @@ mod tests {
     fn lag_compensation_hits_what_the_shooter_saw() {
         assert!(crossing_shot(6.0) < SHIP_MAX_HP, "rewound to what the shooter saw, the shot should hit");
         assert_eq!(crossing_shot(0.0), SHIP_MAX_HP, "without rewinding, a shot at a 6-tick-old picture misses");
+    }
+
+    /// A late input that differs from the speculation is replayed: the ship ends where it would
+    /// have been had the input come on time, which is where its client predicted it.
+    #[test]
+    fn a_late_input_is_replayed_so_the_client_needs_no_correction() {
+        let inputs = [0u8, Buttons::RIGHT, Buttons::RIGHT, Buttons::RIGHT | Buttons::DOWN, Buttons::RIGHT, 0, 0];
+        let frame = |seq: u32| InputFrame { seq, buttons: Buttons(inputs[seq as usize - 1]), ..Default::default() };
+        let run = |late: bool| {
+            let mut sim = sim();
+            let (e, _) = sim.spawn_ship("a");
+            place(&mut sim, e, 1000.0, 1000.0);
+            for seq in 1..=7u32 {
+                // Late: inputs 2–4 arrive together after the ticks they were meant for.
+                if !late || !(2..=4).contains(&seq) {
+                    if late && seq == 5 {
+                        sim.push_inputs(e, (2..=5).map(frame), 0.0);
+                    } else {
+                        sim.push_input(e, frame(seq));
+                    }
+                }
+                sim.step();
+            }
+            let m = sim.world_mut().get::<Motion>(e).expect("ship exists").now;
+            (m, sim.pilot(e).map(|p| p.queue.counts().mispredicted))
+        };
+        let (on_time, _) = run(false);
+        let (replayed, wrong) = run(true);
+        assert!(wrong.is_some_and(|w| w > 0), "the late inputs differed from the speculation");
+        assert_eq!(replayed, on_time, "after the replay the ship is where the on-time inputs put it");
     }
 
     #[test]

@@ -70,3 +70,15 @@ pub struct Happenings {
     /// Events in the order they happened.
     pub events: Vec<GameEvent>,
 }
+
+/// What lag compensation did: shots fired, how far back they were tested, and how many wanted to
+/// go further back than the cap allows (their shooters must lead their targets by the rest).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct ShotStats {
+    /// Projectiles fired.
+    pub fired: u64,
+    /// Shots whose shooter saw the targets further back than `--max-rewind`.
+    pub capped: u64,
+    /// Sum of the rewinds the shooters asked for, in ticks (before the cap).
+    pub wanted_ticks: f64,
+}

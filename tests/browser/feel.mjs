@@ -1,0 +1,366 @@
+#!/usr/bin/env node
+// The web client on a real-looking network, in headless Chromium: the server's link conditioner
+// adds 75 ms ± 15 ms each way (150 ms round trip); the runner (tests/browser.rs) starts it with
+// bots in a 2000² arena, one of them named `patrol` flying straight from wall to wall.
+//
+// Usage: node tests/browser/feel.mjs <base-url>
+// Env:   CHROMIUM          browser binary (default /usr/bin/chromium)
+//        ARENA_SCREENSHOT  write a PNG of the final frame (or of the failure) to this path
+//        ARENA_TIMEOUT_MS  overall limit (default 90000)
+//        ARENA_EXPECT_HITS set to 0 to report the lag-compensated shots without requiring hits
+//                          (for measuring a server run with --max-rewind 0)
+//
+// Checks, in order (each failure names what it saw):
+//  1. an Enter pressed before the page is ready never reloads it, and the page joins once ready;
+//  2. the HUD ping reads 150 ± 30 ms;
+//  3. the own ship moves in the first animation frame after keydown (drawn position);
+//  4. over a 3 s straight run the corrections add up to less than 5 units;
+//  5. the patrol bot, flying straight, is drawn moving monotonically (no backward step);
+//  6. shots aimed where the page draws the moving patrol bot hit it (lag compensation);
+//  7. killing the socket brings the same player id, score and ship back within 5 s;
+//  8. no page error and no console error.
+// Prints one JSON line of figures on success.
+
+import { chromium } from 'playwright-core';
+
+const LAUNCH_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync',
+];
+const TOTAL_MS = Number(process.env.ARENA_TIMEOUT_MS ?? 90_000);
+const PROJECTILE_SPEED = 950;
+const MUZZLE = 26;
+/** Hit points a projectile takes. */
+const DAMAGE = 20;
+
+const base = process.argv[2];
+if (!base) {
+  console.error('usage: node tests/browser/feel.mjs <base-url>');
+  process.exit(2);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let browser = null;
+let page = null;
+const pageErrors = [];
+const consoleErrors = [];
+const figures = {};
+let failing = false;
+
+const overall = setTimeout(() => fail(`the whole test took longer than ${TOTAL_MS} ms`), TOTAL_MS);
+
+async function fail(message) {
+  if (failing) return;
+  failing = true;
+  console.error(`feel.mjs: FAIL: ${message}`);
+  setTimeout(() => process.exit(1), 5000).unref();
+  try {
+    if (page && process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
+  } catch {}
+  try {
+    await browser?.close();
+  } catch {}
+  process.exit(1);
+}
+
+async function debug() {
+  return page.evaluate(() => (window.arenaDebug === undefined ? null : window.arenaDebug));
+}
+
+function checkErrors(where) {
+  if (pageErrors.length) throw new Error(`page error ${where}: ${pageErrors[0]}`);
+  if (consoleErrors.length) throw new Error(`console error ${where}: ${consoleErrors[0]}`);
+}
+
+async function until(what, ok, ms, everyMs = 50) {
+  const end = Date.now() + ms;
+  let last = null;
+  for (;;) {
+    last = await debug();
+    if (last && ok(last)) return last;
+    checkErrors(`while waiting until ${what}`);
+    if (Date.now() >= end) throw new Error(`${what} did not happen within ${ms} ms; last view: ${JSON.stringify(last)}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Per-frame samples recorded in the page right after its own frame callback. */
+async function frames(sinceMs) {
+  return page.evaluate((since) => window.__frames.filter((f) => f.now > since), sinceMs);
+}
+
+// Runs in the page before its scripts: records, after each of the page's animation frames, what
+// it drew and how long the frame's work took; and the time of every keydown.
+function instrument() {
+  window.__frames = [];
+  window.__keydowns = [];
+  addEventListener('keydown', (e) => window.__keydowns.push({ code: e.code, now: performance.now() }), true);
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (cb) => raf((t) => {
+    const start = performance.now();
+    cb(t);
+    const now = performance.now();
+    const d = window.arenaDebug;
+    if (!d) return;
+    window.__frames.push({
+      now,
+      work: now - start,
+      ship: d.drawnShip,
+      others: d.drawnShips.map((s) => ({ id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y })),
+      correctionTotal: d.correctionTotal,
+    });
+    if (window.__frames.length > 2000) window.__frames.splice(0, 1000);
+  });
+}
+
+async function ownAtRest() {
+  // At rest: the predicted ship equals the server's and the drawn one stays put.
+  return until('the own ship is alive and at rest', (d) => d.ownShip?.alive && d.predictedShip && d.drawnShip
+    && Math.hypot(d.predictedShip.x - d.ownShip.x, d.predictedShip.y - d.ownShip.y) < 0.01
+    && Math.hypot(d.drawnShip.x - d.ownShip.x, d.drawnShip.y - d.ownShip.y) < 0.5, 15_000);
+}
+
+/** Presses a move key at rest: the first frame after the keydown must draw the ship moved. */
+async function firstFrameAndStraightRun() {
+  const before = await ownAtRest();
+  const right = before.ownShip.x < before.arena.w / 2;
+  const key = right ? 'd' : 'a';
+  const sign = right ? 1 : -1;
+  const t0 = await page.evaluate(() => performance.now());
+  const corr0 = before.correctionTotal;
+  await page.keyboard.down(key);
+  await sleep(3000);
+  const mid = await debug();
+  await page.keyboard.up(key);
+  const kd = await page.evaluate((since) => window.__keydowns.find((k) => k.now > since), t0);
+  if (!kd) throw new Error('the keydown was not seen by the page');
+  const fs = await frames(t0 - 200);
+  const prior = fs.filter((f) => f.now < kd.now).at(-1);
+  const first = fs.find((f) => f.now > kd.now);
+  if (!prior?.ship || !first?.ship) throw new Error('no frame drawn the own ship around the keydown');
+  const moved = sign * (first.ship.x - prior.ship.x);
+  figures.first_frame_ms = Math.round((first.now - kd.now) * 10) / 10;
+  figures.first_frame_move = Math.round(moved * 100) / 100;
+  if (!mid.ownShip?.alive) return { died: true };
+  if (!(moved > 0)) {
+    throw new Error(`the own ship should move in the first frame after keydown; it moved ${moved.toFixed(3)} units (frame ${figures.first_frame_ms} ms after the key)`);
+  }
+  const corrections = mid.correctionTotal - corr0;
+  figures.straight_run_corrections = Math.round(corrections * 100) / 100;
+  if (!(corrections < 5)) {
+    throw new Error(`over a 3 s straight run the corrections should add up to < 5 units, got ${corrections.toFixed(2)} (${mid.corrections} corrections in all)`);
+  }
+  figures.straight_run_distance = Math.round(sign * (mid.drawnShip.x - before.drawnShip.x));
+  return { died: false };
+}
+
+/** The patrol bot, flying straight, must never be drawn stepping backwards between frames. */
+async function remoteMonotonic() {
+  const d = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === 'patrol'), 20_000);
+  const id = d.drawnShips.find((s) => s.name === 'patrol').id;
+  const t0 = await page.evaluate(() => performance.now());
+  await sleep(3000);
+  const xs = (await frames(t0)).map((f) => f.others.find((o) => o.id === id)).filter(Boolean).map((o) => o.x);
+  if (xs.length < 60) throw new Error(`the patrol bot was drawn in only ${xs.length} frames of 3 s`);
+  let signChanges = 0;
+  let lastSign = 0;
+  let worstBack = 0;
+  for (let i = 1; i < xs.length; i++) {
+    const dx = xs[i] - xs[i - 1];
+    if (Math.abs(dx) < 1e-6) continue;
+    const s = Math.sign(dx);
+    if (lastSign !== 0 && s !== lastSign) {
+      signChanges++;
+      worstBack = Math.max(worstBack, Math.abs(dx));
+    }
+    lastSign = s;
+  }
+  figures.patrol_frames = xs.length;
+  figures.patrol_direction_changes = signChanges;
+  // A patrol leg takes over 4 s: in 3 s it turns at a wall at most once.
+  if (signChanges > 1) {
+    throw new Error(`the patrol bot flying straight should be drawn moving monotonically; its direction flipped ${signChanges} times (largest step against the motion ${worstBack.toFixed(2)} units)`);
+  }
+}
+
+/** Flies the own ship near (`x`, `y`) (roughly: keys held for a time that fits the distance). */
+async function goTo(x, y) {
+  const d = await ownAtRest();
+  const dx = x - d.ownShip.x;
+  const dy = y - d.ownShip.y;
+  const press = [];
+  if (Math.abs(dx) > 100) press.push({ key: dx > 0 ? 'd' : 'a', ms: Math.min(3000, (Math.abs(dx) / 420) * 1000) });
+  if (Math.abs(dy) > 100) press.push({ key: dy > 0 ? 's' : 'w', ms: Math.min(3000, (Math.abs(dy) / 420) * 1000) });
+  for (const p of press) await page.keyboard.down(p.key);
+  const t0 = Date.now();
+  for (const p of press.sort((a, b) => a.ms - b.ms)) {
+    await sleep(Math.max(0, p.ms - (Date.now() - t0)));
+    await page.keyboard.up(p.key);
+  }
+}
+
+/** Aims where the page draws the moving patrol bot, leading it by the flight time, and fires. */
+async function lagCompensatedShots() {
+  // Take position in the middle, 300 units off the target's row: it will cross in front of us.
+  const seen = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === 'patrol'), 20_000);
+  const row = seen.drawnShips.find((s) => s.name === 'patrol').y;
+  await goTo(seen.arena.w / 2, row < seen.arena.h / 2 ? row + 300 : row - 300);
+  let shots = 0;
+  let hits = 0;
+  const end = Date.now() + 40_000;
+  while (shots < 10 && Date.now() < end) {
+    const d = await ownAtRest();
+    const t0 = await page.evaluate(() => performance.now());
+    await sleep(120);
+    const fs = (await frames(t0)).filter((f) => f.others.some((o) => o.name === 'patrol'));
+    if (fs.length < 4) {
+      await sleep(300);
+      continue;
+    }
+    const [a, b] = [fs[0], fs.at(-1)];
+    const pa = a.others.find((o) => o.name === 'patrol');
+    const pb = b.others.find((o) => o.name === 'patrol');
+    const dt = (b.now - a.now) / 1000;
+    const v = { x: (pb.x - pa.x) / dt, y: (pb.y - pa.y) / dt };
+    const own = b.ship;
+    const dist = own ? Math.hypot(pb.x - own.x, pb.y - own.y) : 0;
+    // A clean shot: the target crossing at speed, in range, and not about to turn at a wall.
+    const nearWall = pb.x < 350 || pb.x > d.arena.w - 350;
+    if (!own || Math.hypot(v.x, v.y) < 150 || dist > 650 || dist < 100 || nearWall || pb.hp <= 0) {
+      await sleep(200);
+      continue;
+    }
+    // Where will the drawn target be when a shot fired now reaches it? (The page keeps drawing
+    // the target at its view time, which is what the server rewinds to.) The click fires with the
+    // next input, on average half a tick later, which is sampled against the previous frame's
+    // picture: lead from the frame data's age plus half a tick.
+    const tickS = 1 / d.tickHz;
+    const lag = (await page.evaluate(() => performance.now()) - b.now) / 1000 + tickS / 2;
+    const tx = pb.x + v.x * lag;
+    const ty = pb.y + v.y * lag;
+    let t = 0;
+    for (let i = 0; i < 20; i++) t = Math.max(0, Math.hypot(tx + v.x * t - own.x, ty + v.y * t - own.y) - MUZZLE) / PROJECTILE_SPEED;
+    const aim = { x: tx + v.x * t, y: ty + v.y * t };
+    if (aim.x < 250 || aim.x > d.arena.w - 250) {
+      await sleep(200);
+      continue; // the target would be turning at a wall by then
+    }
+    const sx = (aim.x - d.camera.x) * d.viewScale + 640;
+    const sy = (aim.y - d.camera.y) * d.viewScale + 400;
+    const hpBefore = pb.hp;
+    await page.mouse.move(sx, sy);
+    await page.mouse.down();
+    await sleep(30);
+    await page.mouse.up();
+    shots++;
+    // The hit shows in the snapshots a round trip plus the flight later.
+    // A hit lowers its hp; the killing hit makes it vanish (dead ships are not drawn).
+    const hit = await until('the shot lands or misses', (v2) => {
+      const p = v2.drawnShips.find((s) => s.name === 'patrol');
+      return p === undefined ? hpBefore <= DAMAGE : p.hp < hpBefore;
+    }, 2500).then(() => true, () => false);
+    if (hit) hits++;
+    await sleep(400);
+  }
+  figures.lag_comp_shots = shots;
+  figures.lag_comp_hits = hits;
+  if (shots < 3) throw new Error(`could not get a clean shot at the patrol bot (${shots} shots in 40 s)`);
+  if (process.env.ARENA_EXPECT_HITS !== '0' && hits * 2 < shots) {
+    throw new Error(`shots aimed where the page draws a moving target should hit it (lag compensation): ${hits} of ${shots} hit`);
+  }
+}
+
+/** Kills the socket; the page must come back as the same player within 5 s. */
+async function resume() {
+  const before = await until('joined', (d) => d.joined && d.connected && d.ownShip, 5000);
+  const dropped = await page.evaluate(() => window.arenaTest.dropConnection());
+  if (!dropped) throw new Error('arenaTest.dropConnection() found no socket');
+  const t0 = Date.now();
+  const after = await until('the same player is back', (d) => d.joined && d.connected && d.resumes >= 1 && d.ownShip, 5000);
+  figures.resume_ms = Date.now() - t0;
+  if (after.myId !== before.myId) throw new Error(`resumed as id ${after.myId}, not ${before.myId}`);
+  if (after.ownShip.score < before.ownShip.score) throw new Error(`the score went from ${before.ownShip.score} to ${after.ownShip.score}`);
+}
+
+async function main() {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') {
+      consoleErrors.push(msg.text());
+      console.error(`page console error: ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => {
+    pageErrors.push(String(err));
+    console.error(`page error: ${err}`);
+  });
+  await page.addInitScript(instrument);
+
+  // 1. The form race: the wasm module arrives late; an Enter before that must not reload.
+  let releaseWasm;
+  const wasmGate = new Promise((r) => { releaseWasm = r; });
+  await page.route('**/arena_wasm.wasm', async (route) => {
+    await wasmGate;
+    await route.continue();
+  });
+  const response = await page.goto(base, { waitUntil: 'domcontentloaded', timeout: 15_000 });
+  if (!response || !response.ok()) throw new Error(`GET ${base} answered ${response?.status()}`);
+  const name = `feel-${process.pid % 10000}`;
+  await page.locator('#name').fill(name, { timeout: 10_000 });
+  await page.locator('#name').press('Enter');
+  await sleep(300);
+  const url = page.url();
+  if (url !== base && url !== `${base.replace(/\/$/, '')}/`) throw new Error(`an early Enter changed the page to ${url}`);
+  releaseWasm();
+  const t0 = Date.now();
+  const joined = await until('the early Enter joins once the page is ready',
+    (d) => d.ready && d.joined && d.connected && d.ownShip !== null && d.snapshots >= 10, 15_000);
+  if (page.url() !== url) throw new Error(`the page navigated to ${page.url()}`);
+  figures.join_ms = Date.now() - t0;
+  figures.my_id = joined.myId;
+
+  // 2. Ping through the conditioner: what the HUD reads (a smoothed value), over a few seconds.
+  await sleep(2000);
+  const pings = [];
+  for (let i = 0; i < 7; i++) {
+    pings.push((await debug()).ping);
+    await sleep(400);
+  }
+  pings.sort((a, b) => a - b);
+  const ping = pings[3];
+  figures.ping_ms = Math.round(ping);
+  if (!(ping >= 120 && ping <= 180)) throw new Error(`the HUD ping should read 150 ± 30 ms, it reads ${pings.map(Math.round).join(', ')}`);
+
+  // 3 + 4. First frame and a straight run (once more if a bot shot us down meanwhile).
+  let run = await firstFrameAndStraightRun();
+  if (run.died) run = await firstFrameAndStraightRun();
+  if (run.died) throw new Error('the own ship died during both straight runs');
+
+  // 5. A remote ship flying straight.
+  await remoteMonotonic();
+
+  // 6. Lag compensation.
+  await lagCompensatedShots();
+
+  // 7. Resume.
+  await resume();
+
+  const final = await debug();
+  const works = (await page.evaluate(() => window.__frames.map((f) => f.work))).sort((a, b) => a - b);
+  figures.frame_work_p50_ms = Math.round(works[Math.floor(works.length / 2)] * 100) / 100;
+  figures.frame_work_p99_ms = Math.round(works[Math.floor(works.length * 0.99)] * 100) / 100;
+  figures.corrections = final.corrections;
+  figures.render_delay_ms = Math.round(final.renderDelayMs);
+  figures.jitter_ms = final.jitterMs === null ? null : Math.round(final.jitterMs * 10) / 10;
+  figures.desyncs = final.desyncs;
+  figures.shots = final.shots;
+  if (process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
+  checkErrors('by the end');
+  if (final.desyncs !== 0) throw new Error(`${final.desyncs} snapshot(s) failed to apply`);
+  console.log(JSON.stringify({ ok: true, ...figures }));
+  clearTimeout(overall);
+  await browser.close();
+}
+
+main().catch((err) => fail(err?.message ?? String(err)));
