@@ -5,7 +5,7 @@ use arena_bots::behaviour::{Behaviour, Brain};
 use arena_bots::mirror::WorldMirror;
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{ClientWorld, ServerMsg, Snapshot, decode_server};
-use arena_protocol::{EntityKind, EntityState, InputBatch, InputFrame, NetId};
+use arena_protocol::{EntityKind, EntityState, InputBatch, InputFrame, NetId, ViewTime};
 use arena_server::mailbox::{Batch, Mailbox};
 use arena_server::metrics::ServerStats;
 use arena_server::replication::View;
@@ -96,11 +96,12 @@ impl BenchRoom {
         for i in 0..self.mailboxes.len() {
             let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT][(i + self.seq as usize / 30) % 4];
             let fire = if (i as u32 + self.seq).is_multiple_of(10) { Buttons::FIRE } else { 0 };
+            // The clients see the newest snapshot (no interpolation delay), as bots do.
             let input = InputFrame {
                 seq: self.seq,
                 buttons: Buttons(pattern | fire),
                 aim: (i as u16).wrapping_mul(997),
-                ..Default::default()
+                view: ViewTime { tick: self.room.tick(), frac: 0 },
             };
             let batch = InputBatch::one(input);
             self.room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
@@ -201,7 +202,7 @@ impl MemoryClient {
         let Some(mirror) = &self.mirror else { return };
         let (buttons, aim) = self.brain.decide(mirror);
         self.seq += 1;
-        let batch = InputBatch::one(InputFrame { seq: self.seq, buttons, aim, ..Default::default() });
+        let batch = InputBatch::one(InputFrame { seq: self.seq, buttons, aim, view: mirror.view() });
         room.handle(RoomCommand::Input { client: self.client, batch, received: Instant::now() });
     }
 }

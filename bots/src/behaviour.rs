@@ -257,6 +257,7 @@ mod tests {
             tick: Tick(1),
             baseline_gap: 0,
             ack_seq: 0,
+            ack_speculated: 0,
             input_queue: 0,
             input_offset: 0,
             checksum: checksum(&ships),

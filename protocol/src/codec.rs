@@ -159,12 +159,13 @@ mod tests {
             tick: Tick(7),
             baseline_gap: 1,
             ack_seq: 5,
+            ack_speculated: 1,
             input_queue: 2,
             input_offset: -3,
             checksum: 0x0403_0201,
             body: vec![0, 0, 1, 3, 0x10, 0x02],
         });
-        assert_eq!(hex(&encode_server(&msg)), "0107010502050102030406000001031002");
+        assert_eq!(hex(&encode_server(&msg)), "010701050102050102030406000001031002");
     }
 
     #[test]
@@ -214,7 +215,7 @@ mod tests {
             body in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
             let msg = ServerMsg::Snapshot(Snapshot {
-                tick: Tick(tick), baseline_gap: gap, ack_seq: tick / 2, input_queue: 3, input_offset: -40, checksum, body,
+                tick: Tick(tick), baseline_gap: gap, ack_seq: tick / 2, ack_speculated: 0, input_queue: 3, input_offset: -40, checksum, body,
             });
             prop_assert_eq!(decode_server(&encode_server(&msg)), Ok(msg));
         }

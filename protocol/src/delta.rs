@@ -545,6 +545,7 @@ mod tests {
             tick: Tick(tick),
             baseline_gap: gap,
             ack_seq: 0,
+            ack_speculated: 0,
             input_queue: 0,
             input_offset: 0,
             checksum: checksum(world),
@@ -635,7 +636,7 @@ mod tests {
             let mut client = ClientWorld::new(PHYSICS);
             client.tick = Some(Tick(9));
             client.entities = vec![EntityState { id: NetId(1), ..Default::default() }, EntityState { id: NetId(5), kind: EntityKind::Projectile, ..Default::default() }];
-            let _ = client.apply(&Snapshot { tick: Tick(9 + gap), baseline_gap: gap, ack_seq: 0, input_queue: 0, input_offset: 0, checksum: 0, body });
+            let _ = client.apply(&Snapshot { tick: Tick(9 + gap), baseline_gap: gap, ack_seq: 0, ack_speculated: 0, input_queue: 0, input_offset: 0, checksum: 0, body });
         }
     }
 
@@ -692,6 +693,7 @@ mod tests {
             tick: Tick(10),
             baseline_gap: 1,
             ack_seq: 0,
+            ack_speculated: 0,
             input_queue: 0,
             input_offset: 0,
             checksum: 0,

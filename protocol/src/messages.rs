@@ -240,6 +240,11 @@ pub struct Snapshot {
     pub baseline_gap: u32,
     /// `seq` of the last input of this client that the server applied (0: none yet).
     pub ack_seq: u32,
+    /// How many of the inputs up to `ack_seq` the server applied without having received them
+    /// (speculated from the last one): the own ship's state here rests on that guess until their
+    /// real inputs arrive (then the server replays them). A predicting client does not reconcile
+    /// against a snapshot whose count is above zero.
+    pub ack_speculated: u8,
     /// Inputs of this client waiting in the server's queue after this tick.
     pub input_queue: u8,
     /// How much earlier than the server wants them this client's inputs arrive, in 1/16 tick:

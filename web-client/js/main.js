@@ -180,7 +180,7 @@ function onMessage(msg) {
     inputClock.dilation.update(s.input_offset ?? 0);
     if (s.desync !== undefined) return; // keep the last good state; a full one is on its way
     if (!state.onSnapshot(s, now)) return;
-    predictor.onSnapshot(state.ownServer, s.ack_seq);
+    predictor.onSnapshot(state.ownServer, s.ack_seq, s.ack_speculated ?? 0);
     const newest = /** @type {import('./state.js').Snap} */ (state.newest);
     shots.onSnapshot(ownProjectiles(newest), s.ack_seq);
     netGraph.push('jitter', state.lastLateMs, now);
@@ -430,6 +430,7 @@ Object.defineProperty(window, 'arenaDebug', {
       corrections: predictor.corrections,
       correctionTotal: predictor.correctionTotal,
       correctionSnaps: predictor.snaps,
+      speculatedSkips: predictor.skippedSnapshots,
       desyncs: net?.desyncs ?? 0,
       fullSnapshots: net?.fullSnapshots ?? 0,
       fullRequests: net?.fullRequests ?? 0,

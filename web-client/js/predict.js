@@ -20,6 +20,11 @@
 const MAX_PENDING = 1024;
 /** Time constant of the visual correction's decay, in ms. */
 export const SMOOTH_MS = 90;
+/**
+ * Snapshots in a row whose own-ship state rests on speculated inputs that the predictor skips
+ * before it reconciles anyway (half a second at 30 Hz).
+ */
+export const MAX_UNCONFIRMED_SNAPSHOTS = 15;
 /** A correction larger than this is a teleport (respawn, wall): snap instead of smoothing. */
 export const SNAP_DIST = 200;
 
@@ -46,6 +51,10 @@ export class Predictor {
     /** Corrections large enough to snap. */
     this.snaps = 0;
     this.lastAck = 0;
+    /** Snapshots in a row skipped because their own-ship state rested on speculated inputs. */
+    this.unconfirmedRun = 0;
+    /** Snapshots skipped that way in all. */
+    this.skippedSnapshots = 0;
     /** The next state under the live buttons, cached per (cur, buttons). */
     this.ahead = /** @type {{ from: Motion, buttons: number, next: Motion } | null} */ (null);
   }
@@ -83,13 +92,24 @@ export class Predictor {
    * Reconciles with the server's view of the own ship.
    * @param {{ x: number, y: number, vx: number, vy: number, alive: boolean } | null} own  world units
    * @param {number} ackSeq  last input the server applied
+   * @param {number} [speculated]  how many of the acknowledged inputs the server speculated
+   *   (the snapshot's `ack_speculated`): above zero, the snapshot is not reconciled against
    */
-  onSnapshot(own, ackSeq) {
+  onSnapshot(own, ackSeq, speculated = 0) {
     this.lastAck = ackSeq;
     let drop = 0;
     while (drop < this.pending.length && this.pending[drop].seq <= ackSeq) drop++;
     if (drop) this.pending.splice(0, drop);
     if (!own) return;
+    // The server applied some of the acknowledged inputs before they arrived (speculated): the
+    // ship's state here rests on its guess, and once the real inputs arrive it replays them. Keep
+    // predicting instead of being corrected towards the guess and back; but not forever.
+    if (speculated > 0 && own.alive && this.alive && this.cur && this.unconfirmedRun < MAX_UNCONFIRMED_SNAPSHOTS) {
+      this.unconfirmedRun++;
+      this.skippedSnapshots++;
+      return;
+    }
+    this.unconfirmedRun = 0;
 
     /** @type {Motion} */
     let m = { x: own.x, y: own.y, vx: own.vx, vy: own.vy };

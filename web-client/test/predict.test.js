@@ -97,3 +97,30 @@ test('death and respawn restart the prediction without counting a correction', (
   assert.equal(p.cur?.x, 900);
   assert.equal(p.corrections, 0);
 });
+
+test('a snapshot resting on a speculated input is not reconciled against; the replayed one is', () => {
+  const p = new Predictor(step);
+  p.onSnapshot(server(0, []), 0);
+  const sent = [];
+  for (let i = 0; i < 6; i++) sent.push(p.tick(i < 3 ? RIGHT : 0, 0).buttons);
+  const predicted = { ...p.cur };
+  // Input 4 (no buttons) was late: the server guessed it from input 3 (RIGHT) and says so.
+  const guessed = server(0, [...sent.slice(0, 3), RIGHT]);
+  p.onSnapshot(guessed, 4, 1);
+  assert.deepEqual(p.cur, predicted, 'the guess does not move the prediction');
+  assert.equal(p.corrections, 0);
+  assert.equal(p.pending.length, 2, 'acknowledged inputs are still forgotten');
+  // The real input arrived; the server replayed: its state is what the client predicted.
+  p.onSnapshot(server(0, sent.slice(0, 5)), 5, 0);
+  assert.deepEqual(p.cur, predicted);
+  assert.equal(p.corrections, 0, 'no correction towards the guess and back');
+  assert.equal(p.skippedSnapshots, 1);
+});
+
+test('a client is not kept from reconciling for ever by speculation', () => {
+  const p = new Predictor(step);
+  p.onSnapshot(server(0, []), 0);
+  p.tick(0, 0);
+  for (let i = 0; i < 100; i++) p.onSnapshot(server(50, []), 1, 1);
+  assert.equal(p.cur?.x, 50, 'after a run of speculated snapshots the predictor reconciles anyway');
+});

@@ -53,6 +53,8 @@ fn weight(e: &EntityState, center: (f32, f32)) -> f32 {
 pub struct InputAck {
     /// The last input applied.
     pub seq: u32,
+    /// How many applied inputs were speculated and are still unconfirmed.
+    pub speculated: u8,
     /// Inputs waiting after this tick's.
     pub queue: u8,
     /// How much earlier than wanted its inputs arrive, in 1/16 tick.
@@ -260,6 +262,7 @@ impl ClientReplica {
             tick,
             baseline_gap: gap,
             ack_seq: ack.seq,
+            ack_speculated: ack.speculated,
             input_queue: ack.queue,
             input_offset: ack.offset,
             checksum: sum,

@@ -155,6 +155,12 @@ impl Room {
         self.suspended.len()
     }
 
+    /// The tick the next [`Room::simulate`] simulates (= the tick of the last snapshots sent).
+    #[must_use]
+    pub fn tick(&self) -> arena_protocol::Tick {
+        self.sim.tick()
+    }
+
     /// Members now.
     #[must_use]
     pub fn members(&self) -> usize {
@@ -350,6 +356,7 @@ impl Room {
             let pilot = self.sim.pilot(m.entity);
             let ack = pilot.map_or(InputAck::default(), |p| InputAck {
                 seq: p.ack_seq,
+                speculated: p.queue.unconfirmed().min(255) as u8,
                 queue: p.queue.depth().min(255) as u8,
                 offset: p.queue.offset(),
             });

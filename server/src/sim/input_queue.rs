@@ -254,6 +254,12 @@ impl InputQueue {
         self.mispredictions.drain(..)
     }
 
+    /// Speculated inputs whose real input has not arrived yet.
+    #[must_use]
+    pub fn unconfirmed(&self) -> usize {
+        self.speculated.len()
+    }
+
     /// Inputs waiting after this tick's.
     #[must_use]
     pub fn depth(&self) -> usize {
@@ -345,10 +351,12 @@ mod tests {
         let a = q.consume();
         assert!(a.speculated);
         assert_eq!((a.input.seq, a.input.buttons), (2, Buttons(Buttons::RIGHT)));
+        assert_eq!(q.unconfirmed(), 1, "snapshots say the ship rests on a guess");
         // It arrives with input 3; 2 is confirmed (same buttons), 3 applies on time.
         q.push([frame(2, Buttons::RIGHT), frame(3, Buttons::RIGHT)], 0.5);
         assert_eq!(q.consume().input.seq, 3);
         assert_eq!(q.counts().mispredicted, 0, "a held key through a late packet is no misprediction");
+        assert_eq!(q.unconfirmed(), 0, "the late input confirmed the guess");
         assert_eq!(q.counts().speculated, 1);
     }
 

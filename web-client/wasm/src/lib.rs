@@ -97,12 +97,12 @@ fn len_u32(len: usize) -> u32 {
 ///   and renders as serde's default JSON, like every other message except `Snapshot`.
 /// - `Snapshot` is applied to `world` ([`ClientWorld::apply`], which checks the checksum) and
 ///   renders as the whole world in view, in wire units:
-///   `{"Snapshot":{"tick","ack_seq","input_queue","input_offset","full","ships":[{"id","x","y",
+///   `{"Snapshot":{"tick","ack_seq","ack_speculated","input_queue","input_offset","full","ships":[{"id","x","y",
 ///   "vx","vy","aim","hp","flags","score"}],"projectiles":[{"id","x","y","vx","vy","owner"}],
 ///   "orbs":[{"id","x","y","kind"}]}}` with `full` true for a full snapshot (no baseline) and
 ///   `kind` `"Heal"` or `"Score"`. `Welcome.resume_token` comes out as an array of 16 numbers.
 /// - A snapshot that cannot be applied (or arrives before any `Welcome`) is still a decoded frame:
-///   it renders as `{"Snapshot":{"tick","ack_seq","input_queue","input_offset","desync":"<why>"}}`
+///   it renders as `{"Snapshot":{"tick","ack_seq","ack_speculated","input_queue","input_offset","desync":"<why>"}}`
 ///   (the header is still good: input timing can use it), the world is now empty, and the page
 ///   should send `RequestFull` ([`request_full_frame`]).
 pub fn decode_to_json(world: &mut Option<ClientWorld>, frame: &[u8]) -> Result<String, String> {
@@ -172,12 +172,12 @@ fn snapshot_json(world: &mut Option<ClientWorld>, s: &Snapshot) -> String {
 /// The snapshot header fields every snapshot JSON starts with (no braces).
 fn header_json(s: &Snapshot) -> String {
     format!(
-        r#""tick":{},"ack_seq":{},"input_queue":{},"input_offset":{}"#,
-        s.tick.0, s.ack_seq, s.input_queue, s.input_offset
+        r#""tick":{},"ack_seq":{},"ack_speculated":{},"input_queue":{},"input_offset":{}"#,
+        s.tick.0, s.ack_seq, s.ack_speculated, s.input_queue, s.input_offset
     )
 }
 
-/// `{"Snapshot":{"tick":..,"ack_seq":..,"input_queue":..,"input_offset":..,"desync":".."}}`.
+/// `{"Snapshot":{"tick":..,"ack_seq":..,"ack_speculated":..,"input_queue":..,"input_offset":..,"desync":".."}}`.
 fn desync_json(s: &Snapshot, why: &str) -> String {
     // A `&str` always serializes; the fallback only keeps this free of `unwrap`.
     let why = serde_json::to_string(why).unwrap_or_else(|_| String::from("\"desync\""));
@@ -553,6 +553,7 @@ mod tests {
             tick: Tick(tick),
             baseline_gap: gap,
             ack_seq: 3,
+            ack_speculated: 1,
             input_queue: 2,
             input_offset: -24,
             checksum: checksum(world),
@@ -613,7 +614,7 @@ mod tests {
         assert_eq!(
             v,
             json!({"Snapshot": {
-                "tick": 100, "ack_seq": 3, "input_queue": 2, "input_offset": -24, "full": true,
+                "tick": 100, "ack_seq": 3, "ack_speculated": 1, "input_queue": 2, "input_offset": -24, "full": true,
                 "ships": [
                     {"id": 1, "x": 32000, "y": -16, "vx": 160, "vy": -8, "aim": 16384, "hp": 80,
                      "flags": 0x81, "score": 12},
@@ -694,7 +695,7 @@ mod tests {
         assert_eq!(status, 1);
         assert_eq!(
             v,
-            json!({"Snapshot": {"tick": 7, "ack_seq": 3, "input_queue": 2, "input_offset": -24,
+            json!({"Snapshot": {"tick": 7, "ack_seq": 3, "ack_speculated": 1, "input_queue": 2, "input_offset": -24,
                 "desync": "snapshot before Welcome"}}),
             "a desync keeps the header, whose input timing is still good"
         );
@@ -707,6 +708,7 @@ mod tests {
             tick: Tick(2),
             baseline_gap: 0,
             ack_seq: 0,
+            ack_speculated: 0,
             input_queue: 0,
             input_offset: 0,
             checksum: 0,
