@@ -7,6 +7,7 @@
 // Env:   CHROMIUM          browser binary (default /usr/bin/chromium)
 //        ARENA_SCREENSHOT  write a PNG of the final frame (or of the failure) to this path
 //        ARENA_TIMEOUT_MS  overall limit (default 90000)
+//        ARENA_TARGET      name of the straight-flying target bot (default patrol)
 //        ARENA_EXPECT_HITS set to 0 to report the lag-compensated shots without requiring hits
 //                          (for measuring a server run with --max-rewind 0)
 //
@@ -32,6 +33,8 @@ const PROJECTILE_SPEED = 950;
 const MUZZLE = 26;
 /** Hit points a projectile takes. */
 const DAMAGE = 20;
+/** The name of the bot that flies straight (the moving target). */
+const TARGET = process.env.ARENA_TARGET ?? 'patrol';
 
 const base = process.argv[2];
 if (!base) {
@@ -156,8 +159,8 @@ async function firstFrameAndStraightRun() {
 
 /** The patrol bot, flying straight, must never be drawn stepping backwards between frames. */
 async function remoteMonotonic() {
-  const d = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === 'patrol'), 20_000);
-  const id = d.drawnShips.find((s) => s.name === 'patrol').id;
+  const d = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === TARGET), 20_000);
+  const id = d.drawnShips.find((s) => s.name === TARGET).id;
   const t0 = await page.evaluate(() => performance.now());
   await sleep(3000);
   const xs = (await frames(t0)).map((f) => f.others.find((o) => o.id === id)).filter(Boolean).map((o) => o.x);
@@ -202,8 +205,8 @@ async function goTo(x, y) {
 /** Aims where the page draws the moving patrol bot, leading it by the flight time, and fires. */
 async function lagCompensatedShots() {
   // Take position in the middle, 300 units off the target's row: it will cross in front of us.
-  const seen = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === 'patrol'), 20_000);
-  const row = seen.drawnShips.find((s) => s.name === 'patrol').y;
+  const seen = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === TARGET), 20_000);
+  const row = seen.drawnShips.find((s) => s.name === TARGET).y;
   await goTo(seen.arena.w / 2, row < seen.arena.h / 2 ? row + 300 : row - 300);
   let shots = 0;
   let hits = 0;
@@ -212,14 +215,14 @@ async function lagCompensatedShots() {
     const d = await ownAtRest();
     const t0 = await page.evaluate(() => performance.now());
     await sleep(120);
-    const fs = (await frames(t0)).filter((f) => f.others.some((o) => o.name === 'patrol'));
+    const fs = (await frames(t0)).filter((f) => f.others.some((o) => o.name === TARGET));
     if (fs.length < 4) {
       await sleep(300);
       continue;
     }
     const [a, b] = [fs[0], fs.at(-1)];
-    const pa = a.others.find((o) => o.name === 'patrol');
-    const pb = b.others.find((o) => o.name === 'patrol');
+    const pa = a.others.find((o) => o.name === TARGET);
+    const pb = b.others.find((o) => o.name === TARGET);
     const dt = (b.now - a.now) / 1000;
     const v = { x: (pb.x - pa.x) / dt, y: (pb.y - pa.y) / dt };
     const own = b.ship;
@@ -256,7 +259,7 @@ async function lagCompensatedShots() {
     // The hit shows in the snapshots a round trip plus the flight later.
     // A hit lowers its hp; the killing hit makes it vanish (dead ships are not drawn).
     const hit = await until('the shot lands or misses', (v2) => {
-      const p = v2.drawnShips.find((s) => s.name === 'patrol');
+      const p = v2.drawnShips.find((s) => s.name === TARGET);
       return p === undefined ? hpBefore <= DAMAGE : p.hp < hpBefore;
     }, 2500).then(() => true, () => false);
     if (hit) hits++;
