@@ -17,17 +17,14 @@
 //  3. the own ship moves in the first animation frame after keydown (drawn position);
 //  4. over a 3 s straight run the corrections add up to less than 5 units;
 //  5. the patrol bot, flying straight, is drawn moving monotonically (no backward step);
-//  6. shots aimed where the page draws the moving patrol bot hit it (lag compensation);
+//  6. shots aimed where the page draws the moving patrol bot hit it (lag compensation), each own
+//     shot drawn at once (predicted) and never twice;
 //  7. killing the socket brings the same player id, score and ship back within 5 s;
 //  8. no page error and no console error.
 // Prints one JSON line of figures on success.
 
-import { chromium } from 'playwright-core';
+import { Session, sleep } from './harness.mjs';
 
-const LAUNCH_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-  '--no-first-run', '--disable-component-update', '--disable-sync',
-];
 const TOTAL_MS = Number(process.env.ARENA_TIMEOUT_MS ?? 90_000);
 const PROJECTILE_SPEED = 950;
 const MUZZLE = 26;
@@ -42,50 +39,12 @@ if (!base) {
   process.exit(2);
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let browser = null;
-let page = null;
-const pageErrors = [];
-const consoleErrors = [];
+const session = new Session('feel.mjs', TOTAL_MS);
+/** @type {import('playwright-core').Page} */
+let page;
 const figures = {};
-let failing = false;
-
-const overall = setTimeout(() => fail(`the whole test took longer than ${TOTAL_MS} ms`), TOTAL_MS);
-
-async function fail(message) {
-  if (failing) return;
-  failing = true;
-  console.error(`feel.mjs: FAIL: ${message}`);
-  setTimeout(() => process.exit(1), 5000).unref();
-  try {
-    if (page && process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
-  } catch {}
-  try {
-    await browser?.close();
-  } catch {}
-  process.exit(1);
-}
-
-async function debug() {
-  return page.evaluate(() => (window.arenaDebug === undefined ? null : window.arenaDebug));
-}
-
-function checkErrors(where) {
-  if (pageErrors.length) throw new Error(`page error ${where}: ${pageErrors[0]}`);
-  if (consoleErrors.length) throw new Error(`console error ${where}: ${consoleErrors[0]}`);
-}
-
-async function until(what, ok, ms, everyMs = 50) {
-  const end = Date.now() + ms;
-  let last = null;
-  for (;;) {
-    last = await debug();
-    if (last && ok(last)) return last;
-    checkErrors(`while waiting until ${what}`);
-    if (Date.now() >= end) throw new Error(`${what} did not happen within ${ms} ms; last view: ${JSON.stringify(last)}`);
-    await sleep(everyMs);
-  }
-}
+const debug = () => session.debug();
+const until = (what, ok, ms, everyMs = 50) => session.until(what, ok, ms, everyMs);
 
 /** Per-frame samples recorded in the page right after its own frame callback. */
 async function frames(sinceMs) {
@@ -109,8 +68,9 @@ function instrument() {
       now,
       work: now - start,
       ship: d.drawnShip,
-      others: d.drawnShips.map((s) => ({ id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y })),
+      others: d.drawnShips.map((s) => ({ id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y, vx: s.vx, vy: s.vy })),
       correctionTotal: d.correctionTotal,
+      ownShots: d.ownShotsDrawn,
     });
     if (window.__frames.length > 2000) window.__frames.splice(0, 1000);
   });
@@ -157,52 +117,69 @@ async function firstFrameAndStraightRun() {
   return { died: false };
 }
 
-/** The patrol bot, flying straight, must never be drawn stepping backwards between frames. */
+/** The patrol bot, flying straight, must never be drawn stepping backwards between frames. It
+ * flies straight between x = 300 and the opposite 300 (it turns within 150 of a wall): in that
+ * stretch no frame may draw it moving against its direction. */
 async function remoteMonotonic() {
   const d = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === TARGET), 20_000);
   const id = d.drawnShips.find((s) => s.name === TARGET).id;
-  const t0 = await page.evaluate(() => performance.now());
-  await sleep(3000);
-  const xs = (await frames(t0)).map((f) => f.others.find((o) => o.id === id)).filter(Boolean).map((o) => o.x);
-  if (xs.length < 60) throw new Error(`the patrol bot was drawn in only ${xs.length} frames of 3 s`);
-  let signChanges = 0;
-  let lastSign = 0;
+  const [lo, hi] = [300, d.arena.w - 300];
+  let xs = [];
+  for (let attempt = 0; attempt < 3 && xs.length < 60; attempt++) {
+    const t0 = await page.evaluate(() => performance.now());
+    await sleep(3000);
+    xs = (await frames(t0)).map((f) => f.others.find((o) => o.id === id)).filter(Boolean).map((o) => o.x);
+  }
+  let straight = 0;
+  let flips = 0;
   let worstBack = 0;
+  let lastSign = 0;
   for (let i = 1; i < xs.length; i++) {
+    const inside = xs[i - 1] > lo && xs[i - 1] < hi && xs[i] > lo && xs[i] < hi;
+    if (!inside) {
+      lastSign = 0; // a new straight stretch starts after a turn
+      continue;
+    }
+    straight++;
     const dx = xs[i] - xs[i - 1];
     if (Math.abs(dx) < 1e-6) continue;
-    const s = Math.sign(dx);
-    if (lastSign !== 0 && s !== lastSign) {
-      signChanges++;
+    const sign = Math.sign(dx);
+    if (lastSign !== 0 && sign !== lastSign) {
+      flips++;
       worstBack = Math.max(worstBack, Math.abs(dx));
     }
-    lastSign = s;
+    lastSign = sign;
   }
-  figures.patrol_frames = xs.length;
-  figures.patrol_direction_changes = signChanges;
-  // A patrol leg takes over 4 s: in 3 s it turns at a wall at most once.
-  if (signChanges > 1) {
-    throw new Error(`the patrol bot flying straight should be drawn moving monotonically; its direction flipped ${signChanges} times (largest step against the motion ${worstBack.toFixed(2)} units)`);
+  figures.patrol_straight_frames = straight;
+  figures.patrol_backward_steps = flips;
+  if (straight < 60) throw new Error(`the patrol bot was drawn flying straight in only ${straight} frame pairs`);
+  if (flips > 0) {
+    throw new Error(`the patrol bot flying straight should be drawn moving monotonically; it stepped backwards ${flips} times (largest ${worstBack.toFixed(2)} units)`);
   }
 }
 
-/** Flies the own ship near (`x`, `y`) (roughly: keys held for a time that fits the distance). */
+/** Flies the own ship near (`x`, `y`): legs of keys held for a time that fits the distance
+ * left, until within 120 units (at most four legs). */
 async function goTo(x, y) {
-  const d = await ownAtRest();
-  const dx = x - d.ownShip.x;
-  const dy = y - d.ownShip.y;
-  const press = [];
-  if (Math.abs(dx) > 100) press.push({ key: dx > 0 ? 'd' : 'a', ms: Math.min(3000, (Math.abs(dx) / 420) * 1000) });
-  if (Math.abs(dy) > 100) press.push({ key: dy > 0 ? 's' : 'w', ms: Math.min(3000, (Math.abs(dy) / 420) * 1000) });
-  for (const p of press) await page.keyboard.down(p.key);
-  const t0 = Date.now();
-  for (const p of press.sort((a, b) => a.ms - b.ms)) {
-    await sleep(Math.max(0, p.ms - (Date.now() - t0)));
-    await page.keyboard.up(p.key);
+  for (let leg = 0; leg < 4; leg++) {
+    const d = await ownAtRest();
+    const dx = x - d.ownShip.x;
+    const dy = y - d.ownShip.y;
+    if (Math.abs(dx) < 120 && Math.abs(dy) < 120) return;
+    const press = [];
+    if (Math.abs(dx) >= 120) press.push({ key: dx > 0 ? 'd' : 'a', ms: Math.min(3000, (Math.abs(dx) / 420) * 1000) });
+    if (Math.abs(dy) >= 120) press.push({ key: dy > 0 ? 's' : 'w', ms: Math.min(3000, (Math.abs(dy) / 420) * 1000) });
+    for (const p of press) await page.keyboard.down(p.key);
+    const t0 = Date.now();
+    for (const p of press.sort((a, b) => a.ms - b.ms)) {
+      await sleep(Math.max(0, p.ms - (Date.now() - t0)));
+      await page.keyboard.up(p.key);
+    }
   }
 }
 
-/** Aims where the page draws the moving patrol bot, leading it by the flight time, and fires. */
+const shotDelays = [];
+
 async function lagCompensatedShots() {
   // Take position in the middle, 300 units off the target's row: it will cross in front of us.
   const seen = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === TARGET), 20_000);
@@ -220,11 +197,11 @@ async function lagCompensatedShots() {
       await sleep(300);
       continue;
     }
-    const [a, b] = [fs[0], fs.at(-1)];
-    const pa = a.others.find((o) => o.name === TARGET);
+    const b = fs.at(-1);
     const pb = b.others.find((o) => o.name === TARGET);
-    const dt = (b.now - a.now) / 1000;
-    const v = { x: (pb.x - pa.x) / dt, y: (pb.y - pa.y) / dt };
+    // The target's velocity as its snapshots give it: the server's rewound timeline runs at that
+    // speed (the drawn motion may run up to 10 % fast or slow while the render clock slews).
+    const v = { x: pb.vx, y: pb.vy };
     const own = b.ship;
     const dist = own ? Math.hypot(pb.x - own.x, pb.y - own.y) : 0;
     // A clean shot: the target crossing at speed, in range, and not about to turn at a wall.
@@ -252,6 +229,7 @@ async function lagCompensatedShots() {
     const sy = (aim.y - d.camera.y) * d.viewScale + 400;
     const hpBefore = pb.hp;
     await page.mouse.move(sx, sy);
+    const clickAt = await page.evaluate(() => performance.now());
     await page.mouse.down();
     await sleep(30);
     await page.mouse.up();
@@ -263,10 +241,23 @@ async function lagCompensatedShots() {
       return p === undefined ? hpBefore <= DAMAGE : p.hp < hpBefore;
     }, 2500).then(() => true, () => false);
     if (hit) hits++;
+    // The own shot is drawn at once (predicted, not a round trip later), and never twice: one
+    // shot in flight is one shot drawn, before and after the server's projectile arrives.
+    const after = (await frames(clickAt)).filter((f) => f.now - clickAt < 1000);
+    const firstDrawn = after.find((f) => f.ownShots > 0);
+    const most = Math.max(0, ...after.map((f) => f.ownShots));
+    if (!firstDrawn) throw new Error('the own shot was never drawn');
+    shotDelays.push(firstDrawn.now - clickAt);
+    if (most > 1) throw new Error(`one shot in flight was drawn ${most} times in one frame`);
     await sleep(400);
   }
   figures.lag_comp_shots = shots;
   figures.lag_comp_hits = hits;
+  figures.own_shot_drawn_ms_max = Math.round(Math.max(...shotDelays));
+  // A shot drawn only once the server's projectile arrived would take a round trip (~150 ms).
+  if (Math.max(...shotDelays) > 100) {
+    throw new Error(`own shots should be drawn at once (predicted); they took ${shotDelays.map(Math.round).join(', ')} ms`);
+  }
   if (shots < 3) throw new Error(`could not get a clean shot at the patrol bot (${shots} shots in 40 s)`);
   if (process.env.ARENA_EXPECT_HITS !== '0' && hits * 2 < shots) {
     throw new Error(`shots aimed where the page draws a moving target should hit it (lag compensation): ${hits} of ${shots} hit`);
@@ -286,18 +277,7 @@ async function resume() {
 }
 
 async function main() {
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: LAUNCH_ARGS });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') {
-      consoleErrors.push(msg.text());
-      console.error(`page console error: ${msg.text()}`);
-    }
-  });
-  page.on('pageerror', (err) => {
-    pageErrors.push(String(err));
-    console.error(`page error: ${err}`);
-  });
+  page = await session.open();
   await page.addInitScript(instrument);
 
   // 1. The form race: the wasm module arrives late; an Enter before that must not reload.
@@ -358,12 +338,9 @@ async function main() {
   figures.jitter_ms = final.jitterMs === null ? null : Math.round(final.jitterMs * 10) / 10;
   figures.desyncs = final.desyncs;
   figures.shots = final.shots;
-  if (process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
-  checkErrors('by the end');
+  session.checkErrors('by the end');
   if (final.desyncs !== 0) throw new Error(`${final.desyncs} snapshot(s) failed to apply`);
-  console.log(JSON.stringify({ ok: true, ...figures }));
-  clearTimeout(overall);
-  await browser.close();
+  await session.finish({ ok: true, ...figures });
 }
 
-main().catch((err) => fail(err?.message ?? String(err)));
+main().catch((err) => session.fail(err?.message ?? String(err)));

@@ -14,7 +14,7 @@
 //        MEASURE_TRIALS   first-frame trials (default 10)
 //        CHROMIUM         browser binary (default /usr/bin/chromium)
 
-import { chromium } from 'playwright-core';
+import { launch, sleep } from './harness.mjs';
 
 const base = process.argv[2];
 if (!base) {
@@ -23,7 +23,6 @@ if (!base) {
 }
 const SECONDS = Number(process.env.MEASURE_SECONDS ?? 60);
 const TRIALS = Number(process.env.MEASURE_TRIALS ?? 10);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, q) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))] : null);
 const round = (x, n = 2) => (x === null || x === undefined ? null : Math.round(x * 10 ** n) / 10 ** n);
 
@@ -50,11 +49,7 @@ function instrument() {
   });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 page.on('pageerror', (e) => console.error(`page error: ${e}`));
 await page.addInitScript(instrument);

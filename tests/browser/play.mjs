@@ -13,18 +13,8 @@
 // copy of the world: over TCP not one may fail to apply (arenaDebug.desyncs must stay 0), and at
 // least one full snapshot (the first) must have arrived. Prints one JSON line on success.
 
-import { chromium } from 'playwright-core';
+import { Session, sleep } from './harness.mjs';
 
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOTAL_MS = Number(process.env.ARENA_TIMEOUT_MS ?? 60_000);
 const MOVE_HOLD_MS = 1500;
 /** Units the ship must travel while the key is held: it covers 400+ in 1.5 s. */
@@ -37,53 +27,12 @@ if (!base) {
 }
 
 const started = Date.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** @type {import('playwright-core').Browser | null} */
-let browser = null;
-/** @type {import('playwright-core').Page | null} */
-let page = null;
-const pageErrors = [];
-let consoleErrors = 0;
-
-const overall = setTimeout(() => {
-  fail(`the whole test took longer than ${TOTAL_MS} ms`);
-}, TOTAL_MS);
-
-let failing = false;
-async function fail(message) {
-  if (failing) return;
-  failing = true;
-  console.error(`play.mjs: FAIL: ${message}`);
-  // Never hang on the way out either.
-  setTimeout(() => process.exit(1), 5000).unref();
-  try {
-    if (page && process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
-  } catch {}
-  try {
-    await browser?.close();
-  } catch {}
-  process.exit(1);
-}
-
-/** The page's debug view, or null before the client has started. */
-async function debug() {
-  return page.evaluate(() => (window.arenaDebug === undefined ? null : window.arenaDebug));
-}
-
-/** Polls the debug view until `ok(view)` holds; fails with `what` and the last view after `ms`. */
-async function until(what, ok, ms, everyMs = 100) {
-  const end = Date.now() + ms;
-  let last = null;
-  for (;;) {
-    last = await debug();
-    if (last && ok(last)) return last;
-    if (pageErrors.length) throw new Error(`page error while waiting until ${what}: ${pageErrors[0]}`);
-    if (Date.now() >= end) {
-      throw new Error(`${what} did not happen within ${ms} ms; last debug view: ${JSON.stringify(last)}`);
-    }
-    await sleep(everyMs);
-  }
-}
+const session = new Session('play.mjs', TOTAL_MS);
+/** @type {import('playwright-core').Page} */
+let page;
+const debug = () => session.debug();
+// Console errors are forwarded and counted here, not fatal; page errors are.
+const until = (what, ok, ms, everyMs = 100) => session.until(what, ok, ms, everyMs, false);
 
 /**
  * Holds a move key and returns how far the ship went by the server and by the prediction.
@@ -112,19 +61,7 @@ async function moveOnce() {
 }
 
 async function main() {
-  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-  browser = await chromium.launch({ executablePath, args: LAUNCH_ARGS });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') {
-      consoleErrors++;
-      console.error(`page console error: ${msg.text()}`);
-    }
-  });
-  page.on('pageerror', (err) => {
-    pageErrors.push(String(err));
-    console.error(`page error: ${err}`);
-  });
+  page = await session.open();
 
   const response = await page.goto(base, { waitUntil: 'load', timeout: 15_000 });
   if (!response || !response.ok()) throw new Error(`GET ${base} answered ${response?.status()}`);
@@ -179,8 +116,7 @@ async function main() {
   }
 
   const final = await debug();
-  if (process.env.ARENA_SCREENSHOT) await page.screenshot({ path: process.env.ARENA_SCREENSHOT });
-  if (pageErrors.length) throw new Error(`${pageErrors.length} page error(s), first: ${pageErrors[0]}`);
+  session.checkErrors('by the end', false);
   if (final.desyncs !== 0) {
     throw new Error(`${final.desyncs} snapshot(s) could not be applied (${final.fullRequests} RequestFull sent); over TCP there must be none. Last debug view: ${JSON.stringify(final)}`);
   }
@@ -188,7 +124,7 @@ async function main() {
     throw new Error(`no full snapshot was counted (fullSnapshots = ${final.fullSnapshots}); the first snapshot of a connection is full`);
   }
 
-  console.log(JSON.stringify({
+  await session.finish({
     ok: true,
     name,
     my_id: joined.myId,
@@ -205,11 +141,9 @@ async function main() {
     desyncs: final.desyncs,
     full_snapshots: final.fullSnapshots,
     ping_ms: final.ping === null ? null : Math.round(final.ping * 10) / 10,
-    console_errors: consoleErrors,
+    console_errors: session.consoleErrors.length,
     elapsed_ms: Date.now() - started,
-  }));
-  clearTimeout(overall);
-  await browser.close();
+  });
 }
 
-main().catch((err) => fail(err?.message ?? String(err)));
+main().catch((err) => session.fail(err?.message ?? String(err)));

@@ -94,7 +94,7 @@ let counts = { shipsDrawn: 0, orbsDrawn: 0, projectilesDrawn: 0 };
 /** What the last frame drew, for tests. */
 let drawn = {
   ship: /** @type {{ x: number, y: number } | null} */ (null),
-  others: /** @type {{ id: number, name: string, hp: number, x: number, y: number, sx: number, sy: number }[]} */ ([]),
+  others: /** @type {{ id: number, name: string, hp: number, x: number, y: number, vx: number, vy: number, sx: number, sy: number }[]} */ ([]),
   ownShots: 0,
   camera: { x: 0, y: 0 },
   scale: 1,
@@ -323,7 +323,7 @@ function frame(/** @type {number} */ t) {
     others: others
       .map((s) => {
         const p = worldToScreen(scene, s.x, s.y);
-        return { id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y, sx: p.x, sy: p.y };
+        return { id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y, vx: s.vx, vy: s.vy, sx: p.x, sy: p.y };
       })
       .filter((s) => s.sx >= 0 && s.sy >= 0 && s.sx <= scene.width && s.sy <= scene.height),
     ownShots: ownShots.length,
