@@ -14,8 +14,14 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// One direction of one link: every frame is delayed by `latency`, plus or minus up to `jitter`
-/// (uniformly), but never delivered before the frame sent ahead of it.
+/// One direction of one link: every frame is delayed by `latency`, plus or minus up to `jitter`,
+/// but never delivered before the frame sent ahead of it.
+///
+/// The jitter is a bounded random walk, as queueing delay on a real path is: each frame's delay
+/// moves from the previous one's by at most half the jitter, reflecting at ±`jitter`, so it
+/// wanders over the whole range within a dozen or so frames. Independent delays per frame would,
+/// once order is kept, pile frames sent close together up behind the slowest one and raise the
+/// mean delay above `latency`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkProfile {
     /// Mean one-way delay.
@@ -106,6 +112,8 @@ pub struct DelayLine<T> {
     profile: LinkProfile,
     in_flight: VecDeque<(Instant, T)>,
     last_due: Option<Instant>,
+    /// The current deviation from the latency, in seconds (within ±jitter).
+    offset: f64,
     rng: Pcg64Mcg,
 }
 
@@ -113,7 +121,10 @@ impl<T> DelayLine<T> {
     /// An empty line with this profile; `seed` makes its jitter repeatable.
     #[must_use]
     pub fn new(profile: LinkProfile, seed: u64) -> DelayLine<T> {
-        DelayLine { profile, in_flight: VecDeque::new(), last_due: None, rng: Pcg64Mcg::seed_from_u64(seed) }
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let j = profile.jitter.as_secs_f64();
+        let offset = if j > 0.0 { rng.random_range(-j..=j) } else { 0.0 };
+        DelayLine { profile, in_flight: VecDeque::new(), last_due: None, offset, rng }
     }
 
     /// The profile this line applies.
@@ -127,7 +138,13 @@ impl<T> DelayLine<T> {
         let mut delay = self.profile.latency;
         if !self.profile.jitter.is_zero() {
             let j = self.profile.jitter.as_secs_f64();
-            let offset = self.rng.random_range(-j..=j);
+            let mut offset = self.offset + self.rng.random_range(-j / 2.0..=j / 2.0);
+            if offset > j {
+                offset = 2.0 * j - offset;
+            } else if offset < -j {
+                offset = -2.0 * j - offset;
+            }
+            self.offset = offset;
             delay = Duration::from_secs_f64((delay.as_secs_f64() + offset).max(0.0));
         }
         let mut due = now + delay;
@@ -210,6 +227,22 @@ mod tests {
         }
         assert_eq!(got, (0..1000).collect::<Vec<_>>(), "everything arrives, in order");
         assert!(line.is_empty());
+    }
+
+    #[test]
+    fn the_mean_delay_is_the_latency_even_for_frames_sent_close_together() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(LinkProfile { latency: ms(75), jitter: ms(15) }, 3);
+        // Pairs of frames 1 ms apart every 33 ms (a snapshot and a pong, say), for ~10 minutes.
+        let mut delays = Vec::new();
+        for i in 0..36_000u64 {
+            let sent = t0 + ms(33 * (i / 2) + i % 2);
+            delays.push((line.push(sent, ()) - sent).as_secs_f64() * 1000.0);
+        }
+        let mean = delays.iter().sum::<f64>() / delays.len() as f64;
+        assert!((mean - 75.0).abs() < 1.5, "the mean delay should be the latency, got {mean:.1} ms");
+        let (lo, hi) = delays.iter().fold((f64::MAX, 0f64), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
+        assert!(lo < 62.0 && hi > 88.0, "the delay should wander over the whole ±15 ms: {lo:.1}..{hi:.1}");
     }
 
     #[test]
