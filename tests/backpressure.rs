@@ -29,7 +29,12 @@ async fn a_client_that_stops_reading_is_dropped_without_hurting_the_others() {
     socket.set_recv_buffer_size(4096).expect("a small receive buffer");
     let tcp = socket.connect(server.local_addr()).await.expect("connect");
     let (mut sloth, _) = tokio_tungstenite::client_async(url.as_str(), tcp).await.expect("handshake");
-    let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "sloth".into(), resume: None });
+    let hello = ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "sloth".into(),
+        resume: None,
+        join_token: None,
+    });
     sloth.send(Message::Binary(encode_client(&hello).into())).await.expect("hello");
     let stopped_reading = Instant::now();
 

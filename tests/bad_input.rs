@@ -128,6 +128,7 @@ async fn an_input_flood_is_cut_off() {
                 protocol_version: arena_protocol::PROTOCOL_VERSION,
                 name: "flood".into(),
                 resume: None,
+                join_token: None,
             }));
             c.send_bytes(&hello).await;
             for seq in 1..=2000 {

@@ -81,7 +81,12 @@ impl RawClient {
     /// Connects and says a proper Hello.
     pub async fn joined(url: &str) -> RawClient {
         let mut c = RawClient::connect(url).await;
-        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "raw".into(), resume: None });
+        let hello = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "raw".into(),
+            resume: None,
+            join_token: None,
+        });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
     }
@@ -89,7 +94,8 @@ impl RawClient {
     /// Connects and says Hello with `name` and an optional resume token.
     pub async fn hello(url: &str, name: &str, resume: Option<arena_protocol::ResumeToken>) -> RawClient {
         let mut c = RawClient::connect(url).await;
-        let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume });
+        let hello =
+            ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume, join_token: None });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
     }

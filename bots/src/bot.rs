@@ -306,8 +306,12 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
     let seed = link_seed(&config.name);
     let mut out = Outbox { sink, buf: Vec::new(), line: conditioned.then(|| DelayLine::new(config.link, seed)), live };
     let mut inbound: Option<DelayLine<Inbound>> = conditioned.then(|| DelayLine::new(config.link, !seed));
-    let hello =
-        ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone(), resume: None });
+    let hello = ClientMsg::Hello(Hello {
+        protocol_version: config.protocol_version,
+        name: config.name.clone(),
+        resume: None,
+        join_token: None,
+    });
     out.send(&hello, report).await?;
 
     let now = Instant::now();

@@ -68,8 +68,12 @@ async fn send(ws: &mut Socket, bytes: Bytes) {
 
 /// Says Hello and waits for the Welcome.
 async fn join(config: &BotConfig, ws: &mut Socket) -> Result<(), String> {
-    let hello =
-        ClientMsg::Hello(Hello { protocol_version: config.protocol_version, name: config.name.clone(), resume: None });
+    let hello = ClientMsg::Hello(Hello {
+        protocol_version: config.protocol_version,
+        name: config.name.clone(),
+        resume: None,
+        join_token: None,
+    });
     ws.send(Message::Binary(encode_client(&hello).into())).await.map_err(|e| format!("send failed: {e}"))?;
     let by = Instant::now() + Duration::from_secs(10);
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(by, ws.next()).await {

@@ -99,11 +99,21 @@ mod tests {
     // PROTOCOL_VERSION, update docs/PROTOCOL.md, then update the expected bytes.
     #[test]
     fn golden_hello() {
-        let msg = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into(), resume: None });
-        assert_eq!(hex(&encode_client(&msg)), "00030361636500");
+        let msg = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "ace".into(),
+            resume: None,
+            join_token: None,
+        });
+        assert_eq!(hex(&encode_client(&msg)), "0004036163650000");
         let token = ResumeToken([0xab; 16]);
-        let msg = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "a".into(), resume: Some(token) });
-        assert_eq!(hex(&encode_client(&msg)), format!("0003016101{}", "ab".repeat(16)));
+        let msg = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "a".into(),
+            resume: Some(token),
+            join_token: None,
+        });
+        assert_eq!(hex(&encode_client(&msg)), format!("0004016101{}00", "ab".repeat(16)));
     }
 
     #[test]

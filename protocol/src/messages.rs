@@ -40,7 +40,14 @@ pub struct Hello {
     /// The token of an earlier [`Welcome`], to get that player back after a lost connection
     /// (within the server's resume grace). `None` for a new player.
     pub resume: Option<ResumeToken>,
+    /// A join token from the operator's matchmaker, required when the server runs with a join
+    /// secret (see docs/PROTOCOL.md, "Join tokens"); at most [`MAX_JOIN_TOKEN_CHARS`] ASCII
+    /// characters. `None` on an open server, or when resuming.
+    pub join_token: Option<String>,
 }
+
+/// Longest [`Hello::join_token`] a server accepts.
+pub const MAX_JOIN_TOKEN_CHARS: usize = 128;
 
 /// A secret that lets a client whose connection was lost take its ship back. Issued in every
 /// [`Welcome`]; valid once, and only while the server keeps the ship (the resume grace).
@@ -324,6 +331,17 @@ pub enum ByeReason {
     HandshakeTimeout,
     /// The same player resumed on another connection (its resume token was used).
     Replaced,
+    /// The client sent a kind of frame the protocol does not use (a text frame).
+    UnsupportedData,
+    /// The client sent a frame larger than any client message can be.
+    TooLarge,
+    /// The client sent nothing (not even a pong to the server's ping) for the idle timeout.
+    IdleTimeout,
+    /// The server requires a join token and the `Hello` had none, or a bad, expired or already
+    /// used one (the message says which).
+    JoinRefused,
+    /// Something went wrong inside the server (the room stopped); not the client's fault.
+    ServerError,
 }
 
 impl ByeReason {
@@ -340,6 +358,11 @@ impl ByeReason {
             ByeReason::ShuttingDown => 1001,
             ByeReason::HandshakeTimeout => 4003,
             ByeReason::Replaced => 4004,
+            ByeReason::UnsupportedData => 1003,
+            ByeReason::TooLarge => 1009,
+            ByeReason::IdleTimeout => 4005,
+            ByeReason::JoinRefused => 4006,
+            ByeReason::ServerError => 1011,
         }
     }
 
@@ -355,6 +378,11 @@ impl ByeReason {
             ByeReason::ShuttingDown => "shutting_down",
             ByeReason::HandshakeTimeout => "handshake_timeout",
             ByeReason::Replaced => "replaced",
+            ByeReason::UnsupportedData => "unsupported_data",
+            ByeReason::TooLarge => "too_large",
+            ByeReason::IdleTimeout => "idle_timeout",
+            ByeReason::JoinRefused => "join_refused",
+            ByeReason::ServerError => "server_error",
         }
     }
 }

@@ -98,6 +98,91 @@ pub struct Config {
     /// keeping the frames' order as TCP does. Off by default.
     #[arg(long, env = "ARENA_SIM_JITTER", default_value = "0ms", value_parser = arena_netsim::parse_jitter)]
     pub sim_jitter: Duration,
+
+    /// Close a player's connection after this long without a single frame from it (the server
+    /// sends a WebSocket ping after half of it, which any live client answers).
+    #[arg(long, env = "ARENA_IDLE_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
+    pub idle_timeout: Duration,
+
+    /// Most WebSocket connections from one IP address at once; more are refused with HTTP 429
+    /// before the upgrade. `0` means no limit.
+    #[arg(long, env = "ARENA_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
+    pub max_connections_per_ip: u32,
+
+    /// Most WebSocket connections at once, players or not; more are refused with HTTP 503 before
+    /// the upgrade. Keep it below the process's file descriptor limit (`ulimit -n`).
+    #[arg(long, env = "ARENA_MAX_CONNECTIONS", default_value_t = 16_000)]
+    pub max_connections: u32,
+
+    /// Web origins allowed to open a game WebSocket (comma-separated, e.g.
+    /// `https://play.example.com`); others get HTTP 403. The server's own page is always allowed.
+    /// Unset: any origin may connect. Set it on any public server whose players log in or hold
+    /// anything worth stealing, so that other sites cannot open sockets from visitors' browsers.
+    #[arg(long, env = "ARENA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Reverse proxies whose `X-Forwarded-For` header names the real client (comma-separated
+    /// IPs). Per-IP limits then count the address the proxy saw. Unset: the socket's peer counts.
+    #[arg(long, env = "ARENA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// PEM certificate chain: serve HTTPS and WSS on `--bind` (needs `--tls-key`).
+    #[arg(long, env = "ARENA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ARENA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require a join token in every `Hello`, made with this secret by the operator's matchmaker
+    /// (or `arena-server token`). Prefer the environment variable: flags show up in `ps`.
+    #[arg(long, env = "ARENA_JOIN_SECRET", global = true)]
+    pub join_secret: Option<Secret>,
+
+    /// `/healthz` fails (503) when the room has not finished a tick for this many tick lengths:
+    /// the room thread is stuck or gone.
+    #[arg(long, env = "ARENA_WATCHDOG_TICKS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub watchdog_ticks: u32,
+
+    /// A tool instead of the server (see `arena-server help token`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools `arena-server` runs instead of serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Prints a join token for one player, made with `--join-secret` (or `ARENA_JOIN_SECRET`):
+    /// what a matchmaker hands a player along with the server's address.
+    Token {
+        /// The player's name; the `Hello` must carry exactly this name.
+        #[arg(long)]
+        name: String,
+        /// How long the token stays valid (e.g. `60s`).
+        #[arg(long, default_value = "60s", value_parser = humantime_duration)]
+        ttl: Duration,
+    },
+}
+
+/// A secret from the command line or environment, never printed (its `Debug` is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Secret, String> {
+        if s.len() < 16 {
+            Err("a join secret must be at least 16 characters (use a random string)".into())
+        } else {
+            Ok(Secret(s.to_owned()))
+        }
+    }
 }
 
 /// How log lines are written.
@@ -212,6 +297,12 @@ impl Config {
     #[must_use]
     pub fn max_rewind_ticks(&self) -> f32 {
         (self.max_rewind.as_secs_f64() * f64::from(self.tick_hz)) as f32
+    }
+
+    /// How long the room may go without finishing a tick before `/healthz` fails.
+    #[must_use]
+    pub fn watchdog(&self) -> Duration {
+        self.tick_interval() * self.watchdog_ticks
     }
 
     /// The length of one tick.

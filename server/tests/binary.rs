@@ -47,7 +47,12 @@ async fn sigterm_closes_clients_with_1001_and_exits_0() {
     let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("an address in the first line");
 
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("connect");
-    let hello = ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "op".into(), resume: None });
+    let hello = ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "op".into(),
+        resume: None,
+        join_token: None,
+    });
     ws.send(Message::Binary(encode_client(&hello).into())).await.expect("hello");
     let first = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a welcome in time");
     assert!(matches!(first, Some(Ok(Message::Binary(_)))), "the server should welcome us first");

@@ -376,7 +376,12 @@ mod tests {
         let v2 = [0x00, 0x02, 0x03, b'a', b'c', b'e'];
         assert!(decode_client(&v2).is_err(), "a v2 Hello has no resume field");
         assert_eq!(claimed_version(&v2), Some(2));
-        let v3 = encode_client(&ClientMsg::Hello(Hello { protocol_version: 3, name: "a".into(), resume: None }));
+        let v3 = encode_client(&ClientMsg::Hello(Hello {
+            protocol_version: 3,
+            name: "a".into(),
+            resume: None,
+            join_token: None,
+        }));
         assert_eq!(claimed_version(&v3), Some(3));
         assert_eq!(claimed_version(&[0x01, 0x02]), None, "not a Hello");
         assert_eq!(claimed_version(&[0x00, 0xff, 0xff, 0xff]), None, "not a u16");

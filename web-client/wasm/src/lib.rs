@@ -192,6 +192,7 @@ pub fn hello_frame(name: &str, resume: Option<[u8; 16]>) -> Vec<u8> {
         protocol_version: PROTOCOL_VERSION,
         name: name.to_owned(),
         resume: resume.map(ResumeToken),
+        join_token: None,
     }))
 }
 
@@ -814,7 +815,12 @@ mod tests {
         assert_eq!(n as usize, output().len());
         assert_eq!(
             arena_protocol::decode_client(&output()),
-            Ok(ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: "ace".into(), resume: None })),
+            Ok(ClientMsg::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: "ace".into(),
+                resume: None,
+                join_token: None
+            })),
             "encode_hello should produce the server's Hello"
         );
 
@@ -851,6 +857,7 @@ mod tests {
                 protocol_version: PROTOCOL_VERSION,
                 name: "pilot".into(),
                 resume: Some(ResumeToken(expected)),
+                join_token: None,
             })),
             "the 16 bytes after the name should be the token"
         );
