@@ -123,7 +123,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     });
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
-        let serve = axum::serve(listener, app_router).with_graceful_shutdown(async move { stop.cancelled().await });
+        let service = app_router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "http server failed");
         }
