@@ -79,6 +79,7 @@ impl BenchRoom {
                 name: format!("b{i}"),
                 mailbox: mailbox.clone(),
                 resume: None,
+                require_resume: false,
             });
         }
         let mut bench = BenchRoom { room, mailboxes, batch: Batch::default(), seq: 0 };
@@ -161,6 +162,7 @@ impl MemoryClient {
             name: format!("m{i}"),
             mailbox: mailbox.clone(),
             resume: None,
+            require_resume: false,
         });
         let brain = Brain::new(behaviour, Pcg64Mcg::seed_from_u64(seed.wrapping_add(i)));
         MemoryClient { client: ClientId(i), mailbox, mirror: None, brain, seq: 0, batch: Batch::default() }

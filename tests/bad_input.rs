@@ -85,12 +85,13 @@ async fn closed_for(setup: impl AsyncFnOnce(&mut RawClient), expect: ByeReason, 
 }
 
 async fn reqwest_free_healthz(addr: std::net::SocketAddr) -> bool {
-    arena_tests::http_get(addr, "/healthz").await.0 == 200
+    let (code, body) = arena_tests::http_get(addr, "/healthz").await;
+    code == 200
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_frame_is_refused() {
-    closed_for(async |c| c.send(Message::Text("hello?".into())).await, ByeReason::Malformed, 1007).await;
+    closed_for(async |c| c.send(Message::Text("hello?".into())).await, ByeReason::UnsupportedData, 1003).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +102,7 @@ async fn a_first_message_other_than_hello_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_refused() {
-    closed_for(async |c| c.send_bytes(&[0u8; 4 * 1024]).await, ByeReason::Malformed, 1007).await;
+    closed_for(async |c| c.send_bytes(&[0u8; 4 * 1024]).await, ByeReason::TooLarge, 1009).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +116,7 @@ async fn an_absurd_frame_is_cut_off_without_harm() {
     let healthy = reqwest_free_healthz(server.local_addr()).await;
     let witness = witness.await.expect("the witness bot should not panic");
     server.shutdown().await;
-    assert!(ending.close.is_none_or(|c| c.0 == 1007), "if a close frame arrives it should say invalid payload");
+    assert_eq!(ending.close.map(|c| c.0), Some(1009), "a frame over the limit is refused with 1009, not a bare drop");
     assert!(healthy, "the server should still answer /healthz");
     assert!(witness.joined && witness.error.is_none(), "another client should be undisturbed: {:?}", witness.error);
 }

@@ -342,6 +342,8 @@ pub enum ByeReason {
     JoinRefused,
     /// Something went wrong inside the server (the room stopped); not the client's fault.
     ServerError,
+    /// The client broke the WebSocket protocol itself (e.g. an unmasked or reserved frame).
+    ProtocolError,
 }
 
 impl ByeReason {
@@ -363,6 +365,7 @@ impl ByeReason {
             ByeReason::IdleTimeout => 4005,
             ByeReason::JoinRefused => 4006,
             ByeReason::ServerError => 1011,
+            ByeReason::ProtocolError => 1002,
         }
     }
 
@@ -383,6 +386,7 @@ impl ByeReason {
             ByeReason::IdleTimeout => "idle_timeout",
             ByeReason::JoinRefused => "join_refused",
             ByeReason::ServerError => "server_error",
+            ByeReason::ProtocolError => "protocol_error",
         }
     }
 }

@@ -104,8 +104,9 @@ pub struct Config {
     #[arg(long, env = "ARENA_IDLE_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
     pub idle_timeout: Duration,
 
-    /// Most WebSocket connections from one IP address at once; more are refused with HTTP 429
-    /// before the upgrade. `0` means no limit.
+    /// Most WebSocket connections from one IP address (an IPv6 /64) at once; more are refused
+    /// with HTTP 429 before the upgrade. `0` means no limit. Loopback addresses are not limited
+    /// (local bots; behind a same-host reverse proxy, set `--trusted-proxies`).
     #[arg(long, env = "ARENA_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
     pub max_connections_per_ip: u32,
 
@@ -136,7 +137,7 @@ pub struct Config {
 
     /// Require a join token in every `Hello`, made with this secret by the operator's matchmaker
     /// (or `arena-server token`). Prefer the environment variable: flags show up in `ps`.
-    #[arg(long, env = "ARENA_JOIN_SECRET", global = true)]
+    #[arg(long, env = "ARENA_JOIN_SECRET", global = true, hide_env_values = true)]
     pub join_secret: Option<Secret>,
 
     /// `/healthz` fails (503) when the room has not finished a tick for this many tick lengths:

@@ -28,7 +28,7 @@ use anyhow::Context;
 use arena_protocol::rules::Arena;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +63,20 @@ impl RunningServer {
     #[must_use]
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// Injects a fault into the room thread: tests use it to prove the watchdog and the panic
+    /// handling (see [`room::runner::Fault`]).
+    #[doc(hidden)]
+    pub fn inject_fault(&self, fault: room::runner::Fault) {
+        self.app.inbox.inject(fault);
+    }
+
+    /// Live connections as the connection limits count them (they include connections still
+    /// lingering after their close).
+    #[must_use]
+    pub fn open_connections(&self) -> u32 {
+        self.app.limits.total()
     }
 
     /// Stops accepting, says goodbye to every client with a close frame, and waits (at most
@@ -102,6 +116,11 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     };
     let stats = Arc::new(ServerStats::new(tick_hz));
     let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
+    // Serve only once the room runs, so that the first `/healthz` already means something.
+    let room_started = Instant::now();
+    while stats.since_last_tick().is_none() && room_started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let shutdown = CancellationToken::new();
     let app = Arc::new(AppState::new(inbox, stats.clone(), config, shutdown.clone()));
     let web_root = config.web_root();

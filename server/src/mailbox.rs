@@ -26,6 +26,7 @@ struct Lanes {
     reliable_bytes: usize,
     snapshot: Option<Bytes>,
     closing: Option<Closing>,
+    ping: bool,
 }
 
 /// How a connection is to end.
@@ -52,6 +53,8 @@ pub struct Batch {
     pub frames: Vec<Bytes>,
     /// Set when the connection should end after `frames`.
     pub closing: Option<Closing>,
+    /// Send a WebSocket ping first (the client has been silent for a while).
+    pub ping: bool,
 }
 
 impl Mailbox {
@@ -131,6 +134,14 @@ impl Mailbox {
         lanes.reliable_bytes = 0;
         batch.frames.extend(lanes.snapshot.take());
         batch.closing = lanes.closing.clone();
+        batch.ping = std::mem::take(&mut lanes.ping);
+    }
+
+    /// Asks the writer to send a WebSocket ping (the connection's reader heard nothing for a
+    /// while; any live client answers with a pong).
+    pub fn ping(&self) {
+        self.lanes().ping = true;
+        self.wake.notify_one();
     }
 }
 

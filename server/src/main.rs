@@ -1,9 +1,11 @@
 //! `arena-server`: runs one Arena room and serves the browser client, `/ws` and `/healthz` on one
 //! port until Ctrl-C or SIGTERM, then closes every connection with a reason and exits 0.
+//! `arena-server token --name N` prints a join token instead (see `--join-secret`).
 //! Logs go to stderr; stdout carries only the line saying where to point a browser.
 
 use anyhow::Context;
-use arena_server::config::{Config, ConfigError, LogFormat};
+use arena_server::config::{Command, Config, ConfigError, LogFormat};
+use arena_server::net::join_token;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -16,6 +18,14 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    if let Some(Command::Token { name, ttl }) = &config.command {
+        let Some(secret) = &config.join_secret else {
+            eprintln!("error: `token` needs the join secret: --join-secret or ARENA_JOIN_SECRET");
+            std::process::exit(2);
+        };
+        println!("{}", join_token::mint(secret.0.as_bytes(), name, *ttl, std::time::SystemTime::now()));
+        return Ok(());
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init(),

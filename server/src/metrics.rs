@@ -112,7 +112,17 @@ pub struct ServerStats {
     pub shots_rewind_capped: Counter,
     /// Sum of the rewinds shooters asked for, in ticks (divide by `shots_fired` for the mean).
     pub shots_rewind_wanted_ticks: Counter<f64, std::sync::atomic::AtomicU64>,
+    /// Client messages dropped because the client was over its message budget.
+    pub messages_dropped: Counter,
+    /// `RequestFull` messages ignored because the client had one served moments before.
+    pub full_requests_ignored: Counter,
+    /// Times the room thread panicked.
+    pub room_panics: Counter,
+    /// When the room last finished a tick, for the watchdog (see [`ServerStats::tick_done`]).
+    last_tick: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
     closed: Family<ReasonLabel, Counter>,
+    refused: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
     /// The family's histograms, looked up once (a handle shares the family's data).
     phase_histograms: Vec<Histogram>,
@@ -191,7 +201,13 @@ impl ServerStats {
             shots_fired: Counter::default(),
             shots_rewind_capped: Counter::default(),
             shots_rewind_wanted_ticks: Counter::default(),
+            messages_dropped: Counter::default(),
+            full_requests_ignored: Counter::default(),
+            room_panics: Counter::default(),
+            last_tick: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
             closed: Family::default(),
+            refused: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
             phase_histograms: Vec::new(),
             process_cpu: Counter::default(),
@@ -271,6 +287,22 @@ impl ServerStats {
             "Connections that ended, by reason: the Bye reasons of the protocol, or client_left",
             self.closed.clone(),
         );
+        arena.register(
+            "connections_refused",
+            "WebSocket upgrades refused before a connection existed, by reason",
+            self.refused.clone(),
+        );
+        arena.register(
+            "messages_dropped",
+            "Client messages dropped because the client was over its message budget",
+            self.messages_dropped.clone(),
+        );
+        arena.register(
+            "full_requests_ignored",
+            "RequestFull messages ignored because one was served moments before",
+            self.full_requests_ignored.clone(),
+        );
+        arena.register("room_panics", "Times the room thread panicked", self.room_panics.clone());
         arena.register_with_unit(
             "tick_duration",
             "Duration of each tick phase",
@@ -302,6 +334,30 @@ impl ServerStats {
     #[must_use]
     pub fn closed_with(&self, label: &'static str) -> u64 {
         self.closed.get_or_create(&ReasonLabel { reason: label }).get()
+    }
+
+    /// Counts an upgrade refused before the connection existed, for this reason.
+    pub fn count_refusal(&self, label: &'static str) {
+        self.refused.get_or_create(&ReasonLabel { reason: label }).inc();
+    }
+
+    /// How many upgrades were refused for this reason.
+    #[must_use]
+    pub fn refused_with(&self, label: &'static str) -> u64 {
+        self.refused.get_or_create(&ReasonLabel { reason: label }).get()
+    }
+
+    /// The room calls this at the end of every tick (and once when it starts), for the watchdog.
+    pub fn tick_done(&self) {
+        let micros = self.started.elapsed().as_micros().max(1) as u64;
+        self.last_tick.store(micros, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long ago the room last finished a tick; `None` if it never started.
+    #[must_use]
+    pub fn since_last_tick(&self) -> Option<Duration> {
+        let at = self.last_tick.load(std::sync::atomic::Ordering::Relaxed);
+        (at > 0).then(|| self.started.elapsed().saturating_sub(Duration::from_micros(at)))
     }
 
     /// Records how long a phase of one tick took.

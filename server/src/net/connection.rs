@@ -4,18 +4,19 @@
 
 use crate::mailbox::{Batch, Closing, Mailbox};
 use crate::metrics::ServerStats;
+use crate::net::frame_meter::FrameBudget;
 use crate::net::http::AppState;
 use crate::net::link::Inbound;
-use crate::net::rate::RateLimit;
+use crate::net::metered_io::{Flooded, MeteredIo};
 use crate::room::{ClientId, RoomCommand};
 use arena_netsim::{DelayLine, LinkProfile};
-use arena_protocol::codec::{CodecError, encode_server_into};
+use arena_protocol::codec::{CodecError, MAX_CLIENT_FRAME, encode_server_into};
 use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_client};
 use futures_util::SinkExt;
 use futures_util::StreamExt;
 use futures_util::stream::SplitSink;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -31,8 +32,8 @@ fn bye(reason: ByeReason, message: impl Into<String>) -> Bye {
     Bye { reason, message: message.into() }
 }
 
-/// Serves one upgraded connection until it ends.
-pub async fn run<S>(ws: WebSocketStream<S>, client: ClientId, app: Arc<AppState>)
+/// Serves one upgraded connection until it ends. `budget` is the one its [`MeteredIo`] charges.
+pub async fn run<S>(ws: WebSocketStream<MeteredIo<S>>, client: ClientId, budget: Arc<FrameBudget>, app: Arc<AppState>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -46,7 +47,7 @@ where
         let writer = write_loop(sink, mailbox.clone(), app.stats.clone(), profile, client.0.wrapping_mul(2) + 1);
         tokio::pin!(writer);
         let outcome = {
-            let reader = read_loop(&mut stream, client, &mailbox, &app);
+            let reader = read_loop(&mut stream, client, &mailbox, &budget, &app);
             tokio::select! {
                 outcome = reader => Some(outcome),
                 // The writer ended first: the room closed us, or the socket failed.
@@ -134,14 +135,42 @@ fn claimed_version(frame: &[u8]) -> Option<u16> {
     None
 }
 
-async fn read_loop<S>(stream: &mut Inbound<S>, client: ClientId, mailbox: &Arc<Mailbox>, app: &AppState) -> ReadOutcome
+/// Frames per second a client may send, of any kind: one input per tick plus a ping a second,
+/// twice over, plus pongs. The same number of frames may come in one burst (after a stall).
+#[must_use]
+pub fn frame_rate(tick_hz: u16) -> f64 {
+    2.0 * f64::from(tick_hz) + 10.0
+}
+
+/// `RequestFull` is served at most once per this many ticks per client: a client waiting for
+/// its full snapshot may ask again on every mismatching snapshot before it arrives.
+pub const FULL_REQUEST_EVERY_TICKS: u32 = 8;
+
+/// A short reason for a message that did not decode, naming no decoder internals.
+fn decode_reason(e: &CodecError) -> &'static str {
+    match e {
+        CodecError::TooLarge { .. } => "message too large",
+        CodecError::TrailingBytes(_) => "bad message: extra bytes after it",
+        CodecError::Malformed(postcard::Error::DeserializeUnexpectedEnd) => "bad message: truncated",
+        CodecError::Malformed(postcard::Error::DeserializeBadEnum) => "bad message: unknown message or value type",
+        CodecError::Malformed(_) => "bad message: does not decode",
+    }
+}
+
+async fn read_loop<S>(
+    stream: &mut Inbound<S>,
+    client: ClientId,
+    mailbox: &Arc<Mailbox>,
+    budget: &FrameBudget,
+    app: &AppState,
+) -> ReadOutcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let not_joined = |bye| ReadOutcome { joined: false, bye, ending: Ending::Left };
     let first = tokio::select! {
         () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
-        first = tokio::time::timeout(app.hello_timeout, next_binary(stream, &app.stats)) => first,
+        first = tokio::time::timeout(app.hello_timeout, next_binary(stream, budget, &app.stats)) => first,
     };
     let hello = match first {
         Err(_) => {
@@ -163,7 +192,7 @@ where
                     let message = format!("protocol version {v} is not the server's {PROTOCOL_VERSION}");
                     return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
                 }
-                return not_joined(Some(bye(ByeReason::Malformed, format!("bad Hello: {e}"))));
+                return not_joined(Some(bye(ByeReason::Malformed, format!("bad Hello: {}", decode_reason(&e)))));
             }
         },
     };
@@ -171,22 +200,65 @@ where
         let message = format!("protocol version {} is not the server's {PROTOCOL_VERSION}", hello.protocol_version);
         return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
     }
+    // With join tokens on, a player needs a valid token, or a resume token for a ship the room
+    // still keeps (the room refuses the join if it does not).
+    let mut require_resume = false;
+    if let Some(tokens) = &app.join_tokens {
+        if hello.join_token.is_none() && hello.resume.is_some() {
+            require_resume = true;
+        } else if let Err(e) = tokens.accept(hello.join_token.as_deref(), &hello.name, SystemTime::now()) {
+            app.stats.count_refusal(match e {
+                crate::net::join_token::TokenError::Missing => "join_token_missing",
+                crate::net::join_token::TokenError::Malformed => "join_token_malformed",
+                crate::net::join_token::TokenError::BadSignature => "join_token_bad_signature",
+                crate::net::join_token::TokenError::Expired => "join_token_expired",
+                crate::net::join_token::TokenError::Reused => "join_token_reused",
+                crate::net::join_token::TokenError::Overloaded => "join_token_overloaded",
+            });
+            return not_joined(Some(bye(ByeReason::JoinRefused, e.to_string())));
+        }
+    }
     let resume = hello.resume;
-    app.inbox.control(RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone(), resume });
+    let join = RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone(), resume, require_resume };
+    if !app.inbox.control(join) {
+        return not_joined(Some(bye(ByeReason::ServerError, "the room is not running")));
+    }
     let joined = |bye| ReadOutcome { joined: true, bye, ending: Ending::Left };
 
-    // Clients send one input per tick plus a ping a second; allow twice that with a burst.
-    let rate = 2.0 * f64::from(app.tick_hz) + 10.0;
-    let mut limit = RateLimit::new(rate, rate, Instant::now());
+    let full_every = Duration::from_secs_f64(f64::from(FULL_REQUEST_EVERY_TICKS) / f64::from(app.tick_hz));
+    let mut last_full: Option<Instant> = None;
+    let mut pinged_at: Option<Instant> = None;
     let mut buf = Vec::new();
     loop {
-        let bytes = match next_binary(stream, &app.stats).await {
+        let last_frame = budget.last_frame();
+        if pinged_at.is_some_and(|p| p < last_frame) {
+            pinged_at = None;
+        }
+        let silent_until =
+            if pinged_at.is_some() { last_frame + app.idle_timeout } else { last_frame + app.idle_timeout / 2 };
+        let next = tokio::select! {
+            next = next_binary(stream, budget, &app.stats) => next,
+            () = tokio::time::sleep_until(silent_until.into()) => {
+                if budget.last_frame() > last_frame {
+                    continue;
+                }
+                if pinged_at.is_none() {
+                    pinged_at = Some(Instant::now());
+                    mailbox.ping();
+                    continue;
+                }
+                let message = format!("nothing received for {:?}", app.idle_timeout);
+                return joined(Some(bye(ByeReason::IdleTimeout, message)));
+            }
+        };
+        let bytes = match next {
             Frame::Binary(bytes) => bytes,
             Frame::Gone(ending) => return ReadOutcome { joined: true, bye: None, ending },
             Frame::Bad(b) => return joined(Some(b)),
         };
-        if !limit.allow(Instant::now()) {
-            return joined(Some(bye(ByeReason::InputFlood, format!("more than {rate} messages per second"))));
+        if budget.over() {
+            app.stats.messages_dropped.inc();
+            continue;
         }
         match decode_client(&bytes) {
             Ok(ClientMsg::Input(batch)) => {
@@ -202,13 +274,19 @@ where
                 }
             }
             Ok(ClientMsg::RequestFull { tick }) => {
+                let now = Instant::now();
+                if last_full.is_some_and(|at| now.duration_since(at) < full_every) {
+                    app.stats.full_requests_ignored.inc();
+                    continue;
+                }
+                last_full = Some(now);
                 tracing::debug!(tick = tick.0, "client asked for a full snapshot");
-                app.inbox.control(RoomCommand::RequestFull { client });
+                let _ = app.inbox.control(RoomCommand::RequestFull { client });
             }
             Ok(ClientMsg::Hello(_)) => {
                 return joined(Some(bye(ByeReason::Malformed, "Hello sent twice")));
             }
-            Err(e) => return joined(Some(bye(ByeReason::Malformed, e.to_string()))),
+            Err(e) => return joined(Some(bye(ByeReason::Malformed, decode_reason(&e)))),
         }
     }
 }
@@ -219,7 +297,7 @@ enum Frame {
     Bad(Bye),
 }
 
-async fn next_binary<S>(stream: &mut Inbound<S>, stats: &ServerStats) -> Frame
+async fn next_binary<S>(stream: &mut Inbound<S>, budget: &FrameBudget, stats: &ServerStats) -> Frame
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -235,24 +313,52 @@ where
                 return Frame::Binary(bytes);
             }
             Some(Ok(Message::Text(_))) => {
-                return Frame::Bad(bye(ByeReason::Malformed, "text frames are not part of the protocol"));
+                return Frame::Bad(bye(ByeReason::UnsupportedData, "text frames are not part of the protocol"));
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-            Some(Err(WsError::Capacity(e))) => {
-                return Frame::Bad(bye(ByeReason::Malformed, format!("frame too large: {e}")));
+            Some(Err(WsError::Capacity(_))) => {
+                return Frame::Bad(bye(
+                    ByeReason::TooLarge,
+                    format!("client messages are at most {MAX_CLIENT_FRAME} bytes"),
+                ));
             }
             // The peer vanished without a closing handshake: a lost connection, not a bad one.
             Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
                 return Frame::Gone(Ending::Lost);
             }
             Some(Err(WsError::Protocol(e))) => {
-                return Frame::Bad(bye(ByeReason::Malformed, format!("websocket protocol error: {e}")));
+                return Frame::Bad(bye(ByeReason::ProtocolError, protocol_reason(&e)));
+            }
+            Some(Err(WsError::Io(e))) if e.get_ref().is_some_and(|inner| inner.is::<Flooded>()) => {
+                let message = format!("more than {} frames per second", budget.rate());
+                return Frame::Bad(bye(ByeReason::InputFlood, message));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "read failed");
                 return Frame::Gone(Ending::Lost);
             }
         }
+    }
+}
+
+/// A short reason for a WebSocket protocol violation.
+fn protocol_reason(e: &ProtocolError) -> &'static str {
+    match e {
+        ProtocolError::UnmaskedFrameFromClient => "websocket protocol error: unmasked frame",
+        ProtocolError::NonZeroReservedBits => "websocket protocol error: reserved bits set",
+        ProtocolError::UnknownControlFrameType(_) | ProtocolError::UnknownDataFrameType(_) => {
+            "websocket protocol error: unknown opcode"
+        }
+        ProtocolError::FragmentedControlFrame | ProtocolError::ControlFrameTooBig => {
+            "websocket protocol error: bad control frame"
+        }
+        ProtocolError::UnexpectedContinueFrame | ProtocolError::ExpectedFragment(_) => {
+            "websocket protocol error: bad fragmentation"
+        }
+        ProtocolError::InvalidCloseSequence | ProtocolError::InvalidOpcode(_) => {
+            "websocket protocol error: invalid frame"
+        }
+        _ => "websocket protocol error",
     }
 }
 
@@ -302,6 +408,9 @@ async fn write_loop<S>(
         tokio::select! {
             () = mailbox.wait(), if !ending => {
                 mailbox.take(&mut batch);
+                if std::mem::take(&mut batch.ping) && guarded(&mailbox, sink.send(Message::Ping(Bytes::new()))).await.is_err() {
+                    return;
+                }
                 let now = Instant::now();
                 for frame in batch.frames.drain(..) {
                     line.push(now, Out::Frame(frame));

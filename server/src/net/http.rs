@@ -2,22 +2,26 @@
 //! upgrade at `/ws` (done by hand with hyper so that tungstenite's buffer limits are ours to set).
 
 use crate::metrics::ServerStats;
+use crate::net::admission::{self, ConnectionLimits, Refusal};
 use crate::net::connection;
+use crate::net::frame_meter::FrameBudget;
+use crate::net::join_token::JoinTokens;
+use crate::net::metered_io::MeteredIo;
 use crate::room::ClientId;
 use crate::room::runner::RoomInbox;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::TokioIo;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,6 +45,18 @@ pub struct AppState {
     pub tracker: TaskTracker,
     /// The link conditioner's setting (off unless `--sim-latency`/`--sim-jitter`).
     pub link: crate::net::link::LinkSettings,
+    /// How long a player's connection may stay silent before it is closed.
+    pub idle_timeout: Duration,
+    /// Join token checks (`--join-secret`), if on.
+    pub join_tokens: Option<JoinTokens>,
+    /// Live connections, in total and per address.
+    pub limits: ConnectionLimits,
+    /// `--allowed-origins` (empty: any).
+    pub allowed_origins: Vec<String>,
+    /// `--trusted-proxies`.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `/healthz` fails when the room has not finished a tick for this long.
+    pub watchdog: Duration,
     next_client: AtomicU64,
 }
 
@@ -62,27 +78,29 @@ impl AppState {
             shutdown,
             tracker: TaskTracker::new(),
             link: crate::net::link::LinkSettings { latency: config.sim_latency, jitter: config.sim_jitter },
+            idle_timeout: config.idle_timeout,
+            join_tokens: config.join_secret.as_ref().map(|s| JoinTokens::new(s.0.as_bytes())),
+            limits: ConnectionLimits::new(config.max_connections, config.max_connections_per_ip),
+            allowed_origins: config.allowed_origins.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            watchdog: config.watchdog(),
             next_client: AtomicU64::new(1),
         }
     }
 }
 
-/// Largest WebSocket message tungstenite reads from a client before giving up on the connection.
-pub const MAX_WS_MESSAGE: usize = 16 * 1024;
-
 /// tungstenite settings for game connections: small buffers (the defaults of 128 KiB each per
-/// connection would dominate the server's memory) and a message limit far below the default
-/// 64 MiB. The limit is still well above the codec's own (no client message is larger than a few
-/// hundred bytes), so that a merely oversized message is read whole and answered with an orderly
-/// close, and only absurd frames are cut off at the header.
+/// connection would dominate the server's memory) and a message and frame limit of
+/// [`MAX_CLIENT_FRAME`](arena_protocol::codec::MAX_CLIENT_FRAME), the largest client message: a
+/// larger frame is refused from its header, before its payload is buffered, and closed with 1009.
 #[must_use]
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(4 * 1024 * 1024)
-        .max_message_size(Some(MAX_WS_MESSAGE))
-        .max_frame_size(Some(MAX_WS_MESSAGE))
+        .max_message_size(Some(arena_protocol::codec::MAX_CLIENT_FRAME))
+        .max_frame_size(Some(arena_protocol::codec::MAX_CLIENT_FRAME))
 }
 
 /// The router for the one port.
@@ -97,18 +115,33 @@ pub fn router(state: Arc<AppState>, web_root: PathBuf) -> Router {
         .with_state(state)
 }
 
-/// Liveness: the process answers and its room ticks.
-async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+/// Liveness: the process answers and its room finished a tick within the watchdog's time;
+/// 503 with how long ago if not (the room thread is stuck or dead).
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let ticks = state.stats.ticks.get();
     let clients = state.stats.clients.get();
-    format!("ok ticks={ticks} clients={clients}\n")
+    match state.stats.since_last_tick() {
+        Some(ago) if ago <= state.watchdog => format!("ok ticks={ticks} clients={clients}\n").into_response(),
+        Some(ago) => {
+            let body = format!(
+                "stuck: the room's last tick ended {} ms ago (limit {} ms)\n",
+                ago.as_millis(),
+                state.watchdog.as_millis()
+            );
+            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        }
+        None => (StatusCode::SERVICE_UNAVAILABLE, "starting: the room has not ticked yet\n").into_response(),
+    }
 }
 
-/// Readiness: accepting players (not draining, below `--max-clients`); 503 with the reason if not.
+/// Readiness: accepting players (room ticking, not draining, below `--max-clients`); 503 with
+/// the reason if not.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let clients = state.stats.clients.get();
     if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining: the server is shutting down\n").into_response()
+    } else if state.stats.since_last_tick().is_none_or(|ago| ago > state.watchdog) {
+        (StatusCode::SERVICE_UNAVAILABLE, "stuck: the room is not ticking\n").into_response()
     } else if clients >= i64::from(state.max_clients) {
         (StatusCode::SERVICE_UNAVAILABLE, format!("full: {clients} of {} players\n", state.max_clients)).into_response()
     } else {
@@ -167,34 +200,40 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-fn bad_request(why: &'static str) -> Response {
-    (StatusCode::BAD_REQUEST, why).into_response()
-}
-
-fn websocket_key(headers: &HeaderMap) -> Result<String, &'static str> {
-    let has_token = |name: header::HeaderName, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+/// The HTTP answer to a refused upgrade; counted by reason.
+fn refuse(stats: &ServerStats, refusal: Refusal) -> Response {
+    stats.count_refusal(refusal.label());
+    let retry = |status: StatusCode, seconds: &'static str, body: &'static str| {
+        (status, [(header::RETRY_AFTER, seconds)], body).into_response()
     };
-    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
-        return Err("expected a WebSocket upgrade request\n");
+    match refusal {
+        Refusal::NotWebSocket(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+        Refusal::Origin => (StatusCode::FORBIDDEN, "this origin may not open a game connection\n").into_response(),
+        Refusal::PerIp => retry(StatusCode::TOO_MANY_REQUESTS, "10", "too many connections from your address\n"),
+        Refusal::Total => retry(StatusCode::SERVICE_UNAVAILABLE, "10", "the server has too many connections\n"),
+        Refusal::Draining => retry(StatusCode::SERVICE_UNAVAILABLE, "30", "the server is shutting down\n"),
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
-        return Err("only WebSocket version 13 is supported\n");
-    }
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or("missing Sec-WebSocket-Key\n")?;
-    Ok(derive_accept_key(key.as_bytes()))
 }
 
-async fn upgrade(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+        return refuse(&state.stats, Refusal::Draining);
     }
-    let accept = match websocket_key(request.headers()) {
+    let accept = match admission::websocket_accept(request.headers()) {
         Ok(accept) => accept,
-        Err(why) => return bad_request(why),
+        Err(refusal) => return refuse(&state.stats, refusal),
+    };
+    if !admission::origin_allowed(request.headers(), &state.allowed_origins) {
+        return refuse(&state.stats, Refusal::Origin);
+    }
+    let ip = admission::client_ip(peer, request.headers(), &state.trusted_proxies);
+    let permit = match state.limits.try_acquire(ip) {
+        Ok(permit) => permit,
+        Err(refusal) => return refuse(&state.stats, refusal),
     };
     let on_upgrade = hyper::upgrade::on(request);
     let client = ClientId(state.next_client.fetch_add(1, Ordering::Relaxed));
@@ -202,10 +241,11 @@ async fn upgrade(State(state): State<Arc<AppState>>, request: Request) -> Respon
     state.tracker.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(websocket_config()))
-                        .await;
-                connection::run(ws, client, task_state).await;
+                let rate = connection::frame_rate(task_state.tick_hz);
+                let budget = Arc::new(FrameBudget::new(rate, rate, Instant::now()));
+                let io = MeteredIo::new(TokioIo::new(upgraded), budget.clone(), Some(permit));
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config())).await;
+                connection::run(ws, client, budget, task_state).await;
             }
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),
         }

@@ -38,6 +38,9 @@ pub enum RoomCommand {
         mailbox: Arc<Mailbox>,
         /// The token of an earlier `Welcome`: give that player back if it is still kept.
         resume: Option<ResumeToken>,
+        /// Only a resume may let this client in (the server needs join tokens and the `Hello`
+        /// had a resume token instead of one): if the ship is gone, refuse with `JoinRefused`.
+        require_resume: bool,
     },
     /// One input message of a client (its newest input and the unacknowledged ones before it).
     Input {
@@ -175,7 +178,9 @@ impl Room {
     /// Applies one command from the network side.
     pub fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { client, name, mailbox, resume } => self.join(client, &name, mailbox, resume),
+            RoomCommand::Join { client, name, mailbox, resume, require_resume } => {
+                self.join(client, &name, mailbox, resume, require_resume);
+            }
             RoomCommand::Input { client, batch, received } => {
                 if let Some(m) = self.members.get(&client) {
                     let dt = 1.0 / f64::from(self.settings.sim.tick_hz);
@@ -205,13 +210,26 @@ impl Room {
         self.stats.clients.set(self.members.len() as i64);
     }
 
-    fn join(&mut self, client: ClientId, name: &str, mailbox: Arc<Mailbox>, resume: Option<ResumeToken>) {
+    fn join(
+        &mut self,
+        client: ClientId,
+        name: &str,
+        mailbox: Arc<Mailbox>,
+        resume: Option<ResumeToken>,
+        require_resume: bool,
+    ) {
         let back = resume.and_then(|token| self.take_player(token));
         let (entity, id, resumed) = match back {
             Some((entity, id)) => {
                 self.sim.restart_pilot(entity);
                 self.stats.resumes.inc();
                 (entity, id, true)
+            }
+            None if require_resume => {
+                let message = "that player is gone (resume grace over); get a new join token".to_owned();
+                mailbox.close(Closing::Bye(Bye { reason: ByeReason::JoinRefused, message }));
+                self.stats.count_close(ByeReason::JoinRefused.label());
+                return;
             }
             None => {
                 if self.members.len() + self.suspended.len() >= self.settings.max_clients as usize {

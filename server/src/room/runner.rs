@@ -26,20 +26,37 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 pub struct RoomInbox {
     control: Sender<RoomCommand>,
     inputs: SyncSender<RoomCommand>,
+    faults: Sender<Fault>,
     stats: Arc<ServerStats>,
 }
 
+/// A failure injected into a room thread, so tests can prove that the watchdog and the panic
+/// handling work. Only reachable in-process (there is no wire message for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The room thread sleeps this long in the middle of a tick (a stuck room).
+    Stall(Duration),
+    /// The room thread panics in the middle of a tick.
+    Panic,
+}
+
 impl RoomInbox {
-    /// Sends a control command (join, full-snapshot request); never lost.
-    pub fn control(&self, command: RoomCommand) {
-        // The room only hangs up when it stops, and then nobody is waiting for the answer.
-        let _ = self.control.send(command);
+    /// Sends a control command (join, full-snapshot request); never lost while the room runs.
+    /// `false` if the room has stopped (shut down, or its thread died).
+    pub fn control(&self, command: RoomCommand) -> bool {
+        self.control.send(command).is_ok()
     }
 
     /// Tells the room that `client` is gone (`lost`: without a goodbye, so its ship waits for it
     /// to resume); never lost.
     pub fn leave(&self, client: ClientId, lost: bool) {
         let _ = self.control.send(RoomCommand::Leave { client, lost });
+    }
+
+    /// Injects a fault into the room thread (tests only; see [`Fault`]).
+    #[doc(hidden)]
+    pub fn inject(&self, fault: Fault) {
+        let _ = self.faults.send(fault);
     }
 
     /// Passes on one input message without waiting; if the room is that far behind, it is
@@ -71,11 +88,13 @@ impl RoomThread {
 pub fn spawn(settings: RoomSettings, stats: Arc<ServerStats>) -> std::io::Result<(RoomInbox, RoomThread)> {
     let (control, control_rx) = mpsc::channel();
     let (inputs, inputs_rx) = mpsc::sync_channel(INPUT_QUEUE_CAPACITY);
-    let inbox = RoomInbox { control, inputs, stats: stats.clone() };
+    let (faults, faults_rx) = mpsc::channel();
+    let inbox = RoomInbox { control, inputs, faults, stats: stats.clone() };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
     let handle = std::thread::Builder::new().name("room".into()).spawn(move || {
-        run(Room::new(settings, stats.clone()), settings, &stats, &control_rx, &inputs_rx, &stop_flag)
+        let channels = Channels { control: control_rx, inputs: inputs_rx, faults: faults_rx };
+        run(Room::new(settings, stats.clone()), settings, &stats, &channels, &stop_flag);
     })?;
     Ok((inbox, RoomThread { stop, handle }))
 }
@@ -90,14 +109,34 @@ fn record(stats: &ServerStats, hdr: &mut TickHistograms, phase: Phase, took: Dur
     }
 }
 
-fn run(
-    mut room: Room,
-    settings: RoomSettings,
-    stats: &ServerStats,
-    control: &Receiver<RoomCommand>,
-    inputs: &Receiver<RoomCommand>,
-    stop: &AtomicBool,
-) {
+/// The receiving sides of a room's inbox.
+struct Channels {
+    control: Receiver<RoomCommand>,
+    inputs: Receiver<RoomCommand>,
+    faults: Receiver<Fault>,
+}
+
+/// Runs the room until stopped. If a tick panics, the room is beyond trust: everyone still
+/// connected is told (`ServerError`), the panic is counted, and the thread ends, so the watchdog
+/// turns `/healthz` to 503 and connections find the room gone.
+fn run(mut room: Room, settings: RoomSettings, stats: &ServerStats, channels: &Channels, stop: &AtomicBool) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tick_loop(&mut room, settings, stats, channels, stop);
+    }));
+    if outcome.is_err() {
+        stats.room_panics.inc();
+        tracing::error!("the room thread panicked; closing every connection");
+        let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            room.close_all(ByeReason::ServerError, "the room stopped because of a server error");
+        }));
+        if told.is_err() {
+            tracing::error!("the room could not tell its players; they will find it gone");
+        }
+    }
+}
+
+fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, channels: &Channels, stop: &AtomicBool) {
+    let Channels { control, inputs, faults } = channels;
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
     let mut hdr = TickHistograms::default();
     let mut anchor = Instant::now();
@@ -105,6 +144,7 @@ fn run(
     let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
     let mut window = micros_histogram();
     tracing::info!(tick_hz = settings.sim.tick_hz, "room started");
+    stats.tick_done();
     while !stop.load(Ordering::Relaxed) {
         let deadline = anchor + dt * k;
         let now = Instant::now();
@@ -129,6 +169,12 @@ fn run(
         while let Ok(cmd) = inputs.try_recv() {
             room.handle(cmd);
         }
+        while let Ok(fault) = faults.try_recv() {
+            match fault {
+                Fault::Stall(how_long) => std::thread::sleep(how_long),
+                Fault::Panic => panic!("injected fault: the room panics"),
+            }
+        }
         let t1 = Instant::now();
         room.simulate();
         let t2 = Instant::now();
@@ -147,6 +193,7 @@ fn run(
             record(stats, &mut hdr, phase, took);
         }
         window.saturating_record((t4 - t0).as_micros().max(1) as u64);
+        stats.tick_done();
         if t4 > deadline + dt {
             stats.overruns.inc();
         }
