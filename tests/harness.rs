@@ -186,3 +186,147 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     arena_bots::server_stats::http_get(addr, path).await.unwrap_or_default()
 }
+
+/// A WebSocket spoken by hand over TCP, for what a library client refuses to send: unmasked or
+/// reserved frames, floods of control and continuation frames, silence that does not answer pings.
+pub struct RawSocket {
+    tcp: TcpStream,
+    buffered: Vec<u8>,
+}
+
+/// A frame as the server sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    /// The opcode (2 binary, 8 close, 9 ping, …).
+    pub opcode: u8,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    /// The close code of a close frame.
+    #[must_use]
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode == 8 && self.payload.len() >= 2).then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+/// A client frame: FIN and `opcode`, the payload masked (unless `masked` is false).
+#[must_use]
+pub fn client_frame(opcode: u8, fin: bool, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut out = vec![opcode | if fin { 0x80 } else { 0 }];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xffff => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let key = [0x12, 0x34, 0x56, 0x78];
+    if masked {
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+impl RawSocket {
+    /// Sends an upgrade request for `/ws` with `extra` header lines (each `Name: value`), and
+    /// returns the response's status code, its head, and the socket if it switched protocols.
+    pub async fn upgrade(addr: std::net::SocketAddr, extra: &[&str]) -> (u16, String, Option<RawSocket>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(addr).await.expect("connect to the server");
+        let mut request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        );
+        for line in extra {
+            request.push_str(line);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        tcp.write_all(request.as_bytes()).await.expect("send the upgrade request");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut byte)).await {
+                Ok(Ok(1)) => head.push(byte[0]),
+                _ => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let socket = (status == 101).then(|| RawSocket { tcp, buffered: Vec::new() });
+        (status, head, socket)
+    }
+
+    /// Upgrades and sends a proper Hello.
+    pub async fn joined(addr: std::net::SocketAddr) -> RawSocket {
+        let (status, head, socket) = RawSocket::upgrade(addr, &[]).await;
+        let mut socket = socket.unwrap_or_else(|| panic!("the upgrade should succeed: {status} {head}"));
+        let hello = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "raw".into(),
+            resume: None,
+            join_token: None,
+        });
+        socket.send(&client_frame(2, true, &encode_client(&hello), true)).await;
+        socket
+    }
+
+    /// Writes raw bytes (errors ignored: the server may have closed already).
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.tcp.write_all(bytes).await;
+    }
+
+    /// The next frame within `within`; `None` on timeout or end of stream.
+    pub async fn next_frame(&mut self, within: Duration) -> Option<RawFrame> {
+        use tokio::io::AsyncReadExt;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some((frame, used)) = parse_server_frame(&self.buffered) {
+                self.buffered.drain(..used);
+                return Some(frame);
+            }
+            let mut chunk = [0u8; 4096];
+            match tokio::time::timeout_at(deadline, self.tcp.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => self.buffered.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads frames until a close frame (returned) or the end of the stream or `within`.
+    pub async fn close_frame(&mut self, within: Duration) -> (Vec<RawFrame>, Option<RawFrame>) {
+        let deadline = Instant::now() + within;
+        let mut before = Vec::new();
+        while let Some(frame) = self.next_frame(deadline.saturating_duration_since(Instant::now())).await {
+            if frame.opcode == 8 {
+                return (before, Some(frame));
+            }
+            before.push(frame);
+        }
+        (before, None)
+    }
+}
+
+/// One unmasked server frame at the start of `bytes`, and how many bytes it took.
+fn parse_server_frame(bytes: &[u8]) -> Option<(RawFrame, usize)> {
+    let (&b0, rest) = bytes.split_first()?;
+    let (&b1, rest) = rest.split_first()?;
+    let (len, header) = match b1 & 0x7f {
+        126 => (usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])), 4),
+        127 => (usize::try_from(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)).ok()?, 10),
+        n => (usize::from(n), 2),
+    };
+    let payload = bytes.get(header..header + len)?.to_vec();
+    Some((RawFrame { opcode: b0 & 0x0f, payload }, header + len))
+}

@@ -91,8 +91,9 @@ pub enum Verdict {
 #[derive(Debug)]
 struct BudgetState {
     limit: RateLimit,
-    /// Frames past the budget not yet paid back.
+    /// Frames dropped and not yet forgiven.
     debt: f64,
+    debt_at: Instant,
     over: bool,
     close: bool,
     last_frame: Instant,
@@ -102,9 +103,10 @@ struct BudgetState {
 /// One connection's frame budget, shared by the byte-level meter (which charges every frame) and
 /// the reader (which drops messages while the client is over budget, and watches for silence).
 ///
-/// `rate` frames per second on average, bursts of up to `burst`; frames past that are dropped, and
-/// once `burst` frames have been dropped without the client slowing down to pay them back, the
-/// verdict is [`Verdict::Close`].
+/// `rate` frames per second on average, bursts of up to `burst`; frames past that are dropped.
+/// Dropped frames are forgiven at a tenth of `rate`; once `burst` of them are outstanding, the
+/// verdict is [`Verdict::Close`]. So a client a little over its rate loses some messages, and one
+/// at twice its rate is closed about two seconds after its burst allowance runs out.
 #[derive(Debug)]
 pub struct FrameBudget {
     state: Mutex<BudgetState>,
@@ -119,6 +121,7 @@ impl FrameBudget {
         let state = BudgetState {
             limit: RateLimit::new(rate, burst, now),
             debt: 0.0,
+            debt_at: now,
             over: false,
             close: false,
             last_frame: now,
@@ -137,10 +140,12 @@ impl FrameBudget {
         s.last_frame = now;
         s.frames += 1;
         let allowed = s.limit.allow(now);
-        // Debt is paid back at the budget's rate while the client stays under it.
-        if allowed {
-            s.debt = (s.debt - 1.0).max(0.0);
-        } else {
+        // Dropped frames are forgiven slowly (a tenth of the rate), so that a client just over its
+        // budget only loses messages, while one well over it is closed within a second or two.
+        let elapsed = now.saturating_duration_since(s.debt_at).as_secs_f64();
+        s.debt = (s.debt - elapsed * self.rate / 10.0).max(0.0);
+        s.debt_at = now;
+        if !allowed {
             s.debt += 1.0;
         }
         s.over = !allowed;
