@@ -23,9 +23,44 @@ fn help_explains_itself() {
     let out = Command::new(BIN).arg("--help").output().expect("the binary runs");
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--bind", "--tick-hz", "--max-kbps", "--config", "--log-format", "--slow-client-timeout"] {
+    for flag in [
+        "--bind",
+        "--tick-hz",
+        "--max-kbps",
+        "--config",
+        "--log-format",
+        "--slow-client-timeout",
+        "--idle-timeout",
+        "--max-connections-per-ip",
+        "--allowed-origins",
+        "--join-secret",
+        "--tls-cert",
+    ] {
         assert!(help.contains(flag), "--help should document {flag}");
     }
+}
+
+#[test]
+fn the_token_subcommand_prints_a_token_the_server_accepts() {
+    let secret = "a-join-secret-for-the-binary-test";
+    let out = Command::new(BIN)
+        .args(["token", "--name", "ace", "--ttl", "90s"])
+        .env("ARENA_JOIN_SECRET", secret)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let now = std::time::SystemTime::now();
+    let verified = arena_server::net::join_token::check(secret.as_bytes(), &token, "ace", now).expect("a valid token");
+    let unix = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    assert!((85..=91).contains(&(verified.expiry - unix)), "valid for the --ttl given");
+
+    let out =
+        Command::new(BIN).args(["token", "--name", "ace"]).env_remove("ARENA_JOIN_SECRET").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "without a secret it is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("join secret"), "and says what is missing");
+    let short = Command::new(BIN).args(["--join-secret", "short", "token", "--name", "a"]).output().expect("runs");
+    assert_eq!(short.status.code(), Some(2), "a guessable secret is refused");
 }
 
 #[tokio::test]
