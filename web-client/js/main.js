@@ -145,6 +145,7 @@ function submitJoin() {
 /** Connects (once; the connection reconnects by itself). */
 function join(/** @type {string} */ name) {
   if (net) return;
+  const joinToken = new URLSearchParams(location.search).get('token');
   net = new Connection(codec, defaultServerUrl(), name, {
     onMessage,
     onPong: (rtt) => {
@@ -160,9 +161,11 @@ function join(/** @type {string} */ name) {
         ? 'this player went on in another tab or window — reload to play here'
         : byeReason === 'VersionMismatch'
           ? 'this page is out of date — reload it'
-          : `disconnected${why} — reload the page`;
+          : byeReason === 'JoinRefused'
+            ? `this server lets in only players sent by its matchmaker${why}`
+            : `disconnected${why} — reload the page`;
     },
-  });
+  }, { joinToken });
   net.start();
 }
 

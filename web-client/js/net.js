@@ -53,11 +53,12 @@ export function backoffMs(attempt, random = Math.random) {
 /**
  * Whether a connection that ended this way should be opened again: not after {@link
  * Connection.stop}, and not when the server said retrying cannot help (`VersionMismatch`: reload
- * the page) or must not happen (`Replaced`: the player went on on another connection).
+ * the page) or must not happen (`Replaced`: the player went on on another connection), or the
+ * server refused the join token (`JoinRefused`: the matchmaker must issue a new one).
  * @param {{ stopped: boolean, byeReason: string | null }} end
  */
 export function shouldReconnect({ stopped, byeReason }) {
-  return !stopped && byeReason !== 'VersionMismatch' && byeReason !== 'Replaced';
+  return !stopped && !['VersionMismatch', 'Replaced', 'JoinRefused'].includes(byeReason ?? '');
 }
 
 /** The WebSocket URL of the page's own server, or `?ws=` from the page URL (for development). */
@@ -103,6 +104,8 @@ export function defaultServerUrl() {
  * @property {(url: string) => SocketLike} [createSocket]
  * @property {() => number} [now]  ms
  * @property {() => number} [random]  for the backoff's jitter
+ * @property {string | null} [joinToken]  the matchmaker's join token (`?token=` in the page URL),
+ *   sent in the first Hello; a resuming Hello carries the resume token instead
  */
 
 export class Connection {
@@ -121,6 +124,7 @@ export class Connection {
     this.createSocket = options.createSocket ?? ((/** @type {string} */ u) => /** @type {SocketLike} */ (new WebSocket(u)));
     this.now = options.now ?? (() => performance.now());
     this.random = options.random ?? Math.random;
+    this.joinToken = options.joinToken ?? null;
     /** @type {SocketLike | null} */
     this.ws = null;
     this.connected = false;
@@ -223,7 +227,7 @@ export class Connection {
       this.connected = true;
       this.resyncSince = null; // a new connection starts with a Welcome and a full snapshot
       this.lastReceiveAt = this.now();
-      this.send(this.codec.encodeHello(this.name, this.resumeToken));
+      this.send(this.codec.encodeHello(this.name, this.resumeToken, this.resumeToken ? null : this.joinToken));
       this.ping();
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
       this.handlers.onOpen?.();

@@ -22,6 +22,7 @@ test('only a version mismatch, a replacement or a deliberate stop end the retrie
   assert.equal(shouldReconnect({ stopped: false, byeReason: 'ShuttingDown' }), true);
   assert.equal(shouldReconnect({ stopped: false, byeReason: 'VersionMismatch' }), false);
   assert.equal(shouldReconnect({ stopped: false, byeReason: 'Replaced' }), false);
+  assert.equal(shouldReconnect({ stopped: false, byeReason: 'JoinRefused' }), false, 'a new join token is needed');
   assert.equal(shouldReconnect({ stopped: true, byeReason: null }), false);
 });
 
@@ -63,7 +64,7 @@ class FakeSocket {
 /** A codec whose "frames" are JSON, so the test can read what was sent. */
 const codec = {
   decodeServer: (/** @type {Uint8Array} */ bytes) => JSON.parse(new TextDecoder().decode(bytes)),
-  encodeHello: (name, token) => ({ Hello: { name, token: token ? [...token] : null } }),
+  encodeHello: (name, token, join) => ({ Hello: { name, token: token ? [...token] : null, join: join ?? null } }),
   encodePing: (t) => ({ Ping: t }),
   encodeRequestFull: (tick) => ({ RequestFull: tick }),
 };
@@ -76,7 +77,7 @@ function welcome(token, resumed = false) {
 }
 
 /** A connection over fake sockets and a fake clock that moves with the mock timers. */
-function harness() {
+function harness(joinToken = null) {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   let now = 0;
   /** @type {FakeSocket[]} */
@@ -93,6 +94,7 @@ function harness() {
     },
     now: () => now,
     random: () => 0,
+    joinToken,
   });
   const advance = (ms) => {
     now += ms;
@@ -106,7 +108,7 @@ test('a lost connection comes back with the last Welcome\'s token in its Hello',
   const { conn, sockets, closes, advance } = harness();
   conn.start();
   sockets[0].open();
-  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null } }, 'a new player has no token');
+  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: null } }, 'a new player has no token');
   sockets[0].deliver(welcome(TOKEN_A));
   sockets[0].serverClose(1006);
   assert.equal(closes[0].retryInMs, BACKOFF_MIN_MS);
@@ -114,7 +116,7 @@ test('a lost connection comes back with the last Welcome\'s token in its Hello',
   advance(BACKOFF_MIN_MS);
   assert.equal(sockets.length, 2, 'it reconnects after the backoff');
   sockets[1].open();
-  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A } });
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } });
   sockets[1].deliver(welcome(TOKEN_B, true));
   assert.equal(conn.resumed, true);
   assert.equal(conn.resumes, 1);
@@ -141,7 +143,7 @@ test('a socket that goes silent is dropped with 4000 and reopened', (t) => {
   advance(BACKOFF_MIN_MS);
   assert.equal(sockets.length, 2);
   sockets[1].open();
-  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A } });
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } });
   conn.stop();
 });
 
@@ -203,4 +205,17 @@ test('a desync asks for one full snapshot', (t) => {
   sockets[0].deliver({ Snapshot: { tick: 41, full: true } });
   assert.equal(conn.resyncing, false);
   conn.stop();
+});
+
+test('the join token goes in the first Hello only; a resume carries the resume token instead', (t) => {
+  t.after(() => mock.timers.reset());
+  const { conn, sockets, advance } = harness('TOKEN');
+  conn.start();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: 'TOKEN' } });
+  sockets[0].deliver(welcome(TOKEN_A));
+  sockets[0].serverClose(1006);
+  advance(BACKOFF_MIN_MS);
+  sockets[1].open();
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } }, 'a used token is not sent again');
 });

@@ -22,8 +22,9 @@
 //! - Functions that produce bytes put them in the output buffer and return their length (or a
 //!   status); read them at `out_ptr()` for `out_len()` bytes before the next call. An encoder
 //!   that returns 0 refused its arguments and left the reason as UTF-8 text there.
-//! - `encode_hello(name_len, with_token)`: the name's UTF-8 bytes, then (if `with_token` is not
-//!   0) the 16 bytes of the resume token, in the input buffer.
+//! - `encode_hello(name_len, with_token, join_len)`: the name's UTF-8 bytes, then (if
+//!   `with_token` is not 0) the 16 bytes of the resume token, then `join_len` bytes of a join
+//!   token, in the input buffer.
 //! - `encode_input(seq, view_tick, view_frac, count)`: `count` commands, oldest first, as three
 //!   bytes each (`buttons`, `aim` little-endian `u16`) in the input buffer.
 //! - `step_ship(..)`, `step_projectile(..)` and `spawn_projectile(..)` write `x, y, vx, vy` as
@@ -185,14 +186,15 @@ fn desync_json(s: &Snapshot, why: &str) -> String {
 }
 
 /// Encodes the opening `Hello` with this build's [`PROTOCOL_VERSION`], asking to resume the
-/// player of an earlier `Welcome` when `resume` is given.
+/// player of an earlier `Welcome` when `resume` is given, with the matchmaker's `join` token if
+/// the server needs one.
 #[must_use]
-pub fn hello_frame(name: &str, resume: Option<[u8; 16]>) -> Vec<u8> {
+pub fn hello_frame(name: &str, resume: Option<[u8; 16]>, join: Option<String>) -> Vec<u8> {
     arena_protocol::encode_client(&ClientMsg::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.to_owned(),
         resume: resume.map(ResumeToken),
-        join_token: None,
+        join_token: join,
     }))
 }
 
@@ -384,22 +386,35 @@ pub extern "C" fn decode_server(len: u32) -> i32 {
 
 /// Encodes a `Hello` whose name is the first `name_len` bytes of the input buffer (UTF-8; bad
 /// sequences become U+FFFD), followed there, when `with_token` is not 0, by the 16 bytes of the
-/// resume token. Returns the frame's length (the frame is in the output buffer), or 0 with the
-/// reason in the output buffer when the token's bytes are missing.
+/// resume token, then by `join_len` bytes of a join token (ASCII; none if 0). Returns the frame's
+/// length (the frame is in the output buffer), or 0 with the reason in the output buffer when the
+/// bytes are missing or the join token is not ASCII.
 #[unsafe(no_mangle)]
-pub extern "C" fn encode_hello(name_len: u32, with_token: u32) -> u32 {
+pub extern "C" fn encode_hello(name_len: u32, with_token: u32, join_len: u32) -> u32 {
     let frame = with_buffers(|b| {
         let n = (name_len as usize).min(b.input.len());
         let name = String::from_utf8_lossy(&b.input[..n]);
-        if with_token == 0 {
-            return Ok(hello_frame(&name, None));
-        }
-        let token: [u8; 16] = b
-            .input
-            .get(n..n + 16)
-            .and_then(|t| t.try_into().ok())
-            .ok_or_else(|| String::from("the resume token needs 16 bytes after the name"))?;
-        Ok(hello_frame(&name, Some(token)))
+        let mut at = n;
+        let resume = if with_token == 0 {
+            None
+        } else {
+            let token: [u8; 16] = b
+                .input
+                .get(n..n + 16)
+                .and_then(|t| t.try_into().ok())
+                .ok_or_else(|| String::from("the resume token needs 16 bytes after the name"))?;
+            at += 16;
+            Some(token)
+        };
+        let join = match join_len {
+            0 => None,
+            len => {
+                let bytes = b.input.get(at..at + len as usize).ok_or("the join token's bytes are missing")?;
+                let text = std::str::from_utf8(bytes).ok().filter(|t| t.is_ascii()).ok_or("a join token is ASCII")?;
+                Some(text.to_owned())
+            }
+        };
+        Ok(hello_frame(&name, resume, join))
     });
     output_or_zero(frame)
 }
@@ -811,7 +826,7 @@ mod tests {
     #[test]
     fn client_frames_decode_on_the_server_side() {
         write_input("ace".as_bytes());
-        let n = encode_hello(3, 0);
+        let n = encode_hello(3, 0, 0);
         assert_eq!(n as usize, output().len());
         assert_eq!(
             arena_protocol::decode_client(&output()),
@@ -847,7 +862,7 @@ mod tests {
         let mut bytes = "pilot".as_bytes().to_vec();
         bytes.extend_from_slice(&token);
         write_input(&bytes);
-        let n = encode_hello(5, 1);
+        let n = encode_hello(5, 1, 0);
         assert_eq!(n as usize, output().len());
         let mut expected = [0u8; 16];
         expected.copy_from_slice(&token);
@@ -863,8 +878,25 @@ mod tests {
         );
 
         write_input(&bytes[..10]);
-        assert_eq!(encode_hello(5, 1), 0, "a token shorter than 16 bytes is refused");
+        assert_eq!(encode_hello(5, 1, 0), 0, "a token shorter than 16 bytes is refused");
         assert!(String::from_utf8_lossy(&output()).contains("16 bytes"), "the refusal says why");
+    }
+
+    #[test]
+    fn a_hello_carries_the_join_token_last() {
+        let mut bytes = "pilot".as_bytes().to_vec();
+        bytes.extend_from_slice(&[7; 16]);
+        bytes.extend_from_slice(b"AQAAAABrBLYp");
+        write_input(&bytes);
+        assert!(encode_hello(5, 1, 12) > 0);
+        let Ok(ClientMsg::Hello(hello)) = arena_protocol::decode_client(&output()) else { panic!("a Hello") };
+        assert_eq!((hello.resume, hello.join_token.as_deref()), (Some(ResumeToken([7; 16])), Some("AQAAAABrBLYp")));
+        write_input(&bytes[21..]);
+        assert!(encode_hello(0, 0, 12) > 0, "without a resume token the join token follows the name");
+        let Ok(ClientMsg::Hello(hello)) = arena_protocol::decode_client(&output()) else { panic!("a Hello") };
+        assert_eq!((hello.resume, hello.join_token.as_deref()), (None, Some("AQAAAABrBLYp")));
+        write_input(b"ab");
+        assert_eq!(encode_hello(2, 0, 5), 0, "missing join token bytes are refused");
     }
 
     #[test]
