@@ -214,6 +214,17 @@ mod tests {
     }
 
     #[test]
+    fn the_recipe_in_protocol_md_makes_valid_tokens() {
+        // Made by the Python function of docs/PROTOCOL.md §12 with expiry 2_000_000_000 and the
+        // nonce 00 01 .. 0b.
+        let token = "AQAAAAB3NZQAAAECAwQFBgcICQoLFXQ6lUY3RRWtMtCHrzXgWfUmYrifpys2S9vaa9CigxQ";
+        let at = UNIX_EPOCH + Duration::from_secs(2_000_000_000 - 60);
+        let nonce: [u8; NONCE] = std::array::from_fn(|i| i as u8);
+        assert_eq!(check(SECRET, token, "ace", at), Ok(Verified { expiry: 2_000_000_000, nonce }));
+        assert_eq!(token.len(), 71);
+    }
+
+    #[test]
     fn expired_nonces_are_forgotten() {
         let now = SystemTime::now();
         let tokens = JoinTokens::new(SECRET);
