@@ -49,7 +49,7 @@ async fn every_misbehaviour_is_closed_and_nobody_else_notices() {
     let code = |i: usize| chaos[i].close.as_ref().map(|c| c.0);
     assert_eq!(code(0), Some(4003), "a silent client is timed out: {:?}", chaos[0]);
     assert_eq!(code(1), Some(1007), "garbage is invalid payload");
-    assert!(code(2).is_none_or(|c| c == 1007), "an oversized frame is cut off: {:?}", chaos[2].close);
+    assert_eq!(code(2), Some(1009), "an oversized frame is refused with 1009: {:?}", chaos[2].close);
     assert_eq!(code(3), Some(1008), "a flood is a policy violation");
     assert_eq!(stats.closed_with("too_slow"), 1, "the slow reader is dropped as too slow");
     assert!(chaos[5].connections > 5, "the reconnect storm reconnects: {}", chaos[5].connections);
