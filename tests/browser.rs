@@ -125,3 +125,41 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
     );
     println!("{stdout}");
 }
+
+/// The page over https with `--tls-cert` (a throw-away rcgen certificate; Chromium is told to
+/// ignore certificate errors in `tls.mjs` only): it loads, opens its socket with wss on the same
+/// port, joins and gets snapshots (see `tests/browser/tls.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_plays_over_https_and_wss() {
+    let _alone = ONE_BROWSER.lock().await;
+    let root = repo();
+    check_prerequisites(&root);
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("rcgen should make a certificate");
+    let dir = std::env::temp_dir().join(format!("arena-browser-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temp folder is writable");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write the key");
+
+    let server = start_server(|c| {
+        c.arena_size = 1200;
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let page = server.page_url();
+    assert!(page.starts_with("https://"), "a TLS server's page is https: {page}");
+    let output = run_node(&root, "tls.mjs", page, "browser-tls.png").await;
+    let failures = server.stats().tls_handshake_failures_with("error");
+    server.shutdown().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser should play over https and wss; exit {:?}, TLS handshake errors {failures}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status.code()
+    );
+    println!("{stdout}");
+}

@@ -514,8 +514,9 @@ impl Player {
 /// The WebSocket stream a bot plays over.
 pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects to `url`, from `source_ip` if given, with a kernel receive buffer of
-/// `recv_buffer` bytes if given (a small one makes a client that stops reading show up fast).
+/// Connects to `url` (`ws://`, or `wss://` through [`crate::tls`]), from `source_ip` if given,
+/// with a kernel receive buffer of `recv_buffer` bytes if given (a small one makes a client that
+/// stops reading show up fast).
 pub(crate) async fn connect_with(
     url: &str,
     source_ip: Option<std::net::IpAddr>,
@@ -523,7 +524,8 @@ pub(crate) async fn connect_with(
 ) -> Result<Socket, String> {
     let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
     let host = uri.host().ok_or_else(|| format!("no host in {url}"))?;
-    let port = uri.port_u16().unwrap_or(80);
+    let tls = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let addr = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -539,10 +541,17 @@ pub(crate) async fn connect_with(
     }
     let tcp = socket.connect(addr).await.map_err(|e| format!("connect failed: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(websocket_config()))
-        .await
-        .map_err(|e| format!("websocket handshake failed: {e}"))?;
+    let (ws, _) = if tls {
+        let connector = tokio_tungstenite::Connector::Rustls(crate::tls::client_config());
+        tokio_tungstenite::client_async_tls_with_config(url, tcp, Some(websocket_config()), Some(connector))
+            .await
+            .map_err(|e| format!("tls or websocket handshake failed: {e}"))?
+    } else {
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        tokio_tungstenite::client_async_with_config(url, stream, Some(websocket_config()))
+            .await
+            .map_err(|e| format!("websocket handshake failed: {e}"))?
+    };
     Ok(ws)
 }
 

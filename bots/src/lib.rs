@@ -8,6 +8,7 @@
 //! - [`loadtest`]: the operator's benchmark: server binary + swarm, figures side by side.
 //! - [`server_stats`]: the server's own figures for a window, from `/stats`; [`slo`]: objectives.
 //! - [`timing`]: the input clock the server's feedback dilates, and redundant input batches.
+//! - [`tls`]: `wss://` URLs: the rustls client setup and the extra roots of `--tls-ca`.
 //! - [`netsim`]: the link conditioner (re-exported `arena-netsim`), which a bot may put on its
 //!   own link ([`bot::BotConfig::link`]).
 //!
@@ -25,6 +26,7 @@ pub mod server_stats;
 pub mod slo;
 pub mod swarm;
 pub mod timing;
+pub mod tls;
 
 /// The link conditioner ([`arena_netsim`]), re-exported so that code setting up bots needs no
 /// dependency of its own.

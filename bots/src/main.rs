@@ -21,9 +21,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(name = "arena-bots", version, about)]
 struct Args {
-    /// WebSocket URL of the game.
+    /// WebSocket URL of the game (`wss://` for a server with --tls-cert).
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     url: String,
+    /// A PEM file of certificates to trust for `wss://` besides the usual public roots: the CA
+    /// of the server's certificate, or the server's self-signed certificate itself.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
     /// Number of bots.
     #[arg(long, default_value_t = 10)]
     bots: usize,
@@ -67,7 +71,8 @@ struct Args {
     /// included) instead of --bots/--ramp/--duration/--behaviour; see the README.
     #[arg(long, conflicts_with_all = ["bots", "ramp", "duration", "behaviour", "chaos"])]
     scenario: Option<PathBuf>,
-    /// Do not read the server's /stats (for servers whose /stats is not reachable).
+    /// Do not read the server's /stats (for servers whose /stats is not reachable; it is read
+    /// over plain HTTP only, so never for a `wss://` URL).
     #[arg(long)]
     no_server_stats: bool,
     /// Link conditioner, a development and test tool: one-way latency each bot adds to each
@@ -86,6 +91,12 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     arena_bots::init_logging();
+    if let Some(ca) = &args.tls_ca
+        && let Err(e) = arena_bots::tls::trust_pem_file(ca)
+    {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let config = SwarmConfig {
         url: args.url.clone(),
         bots: args.bots,
@@ -101,7 +112,9 @@ async fn main() -> anyhow::Result<()> {
         },
         ping_every: args.ping_interval,
     };
-    let server = if args.no_server_stats { None } else { server_stats::server_addr(&args.url).await.ok() };
+    // `/stats` is read over plain HTTP: a TLS port would only count a failed handshake.
+    let over_tls = args.url.starts_with("wss://");
+    let server = if args.no_server_stats || over_tls { None } else { server_stats::server_addr(&args.url).await.ok() };
     let start_stats = match server {
         Some(addr) => server_stats::scrape(addr).await.ok(),
         None => None,

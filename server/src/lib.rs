@@ -44,6 +44,7 @@ pub struct RunningServer {
     http: JoinHandle<()>,
     room: RoomThread,
     app: Arc<AppState>,
+    tls: bool,
 }
 
 impl RunningServer {
@@ -59,10 +60,16 @@ impl RunningServer {
         &self.stats
     }
 
-    /// The WebSocket URL of the game.
+    /// The WebSocket URL of the game (`wss://` with `--tls-cert`).
     #[must_use]
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        format!("{}://{}/ws", if self.tls { "wss" } else { "ws" }, self.addr)
+    }
+
+    /// The URL of the web client's page (`https://` with `--tls-cert`).
+    #[must_use]
+    pub fn page_url(&self) -> String {
+        format!("{}://{}/", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Injects a fault into the room thread: tests use it to prove the watchdog and the panic
@@ -96,6 +103,12 @@ impl RunningServer {
 
 /// Binds `config.bind`, starts the room thread and the HTTP server, and returns at once.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    // Certificate problems are reported before anything else starts.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(net::tls::server_config(cert, key)?),
+        (None, None) => None,
+        _ => return Err(net::tls::TlsSetupError::Incomplete.into()),
+    };
     let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let arena = Arena { width: config.arena_size as f32, height: config.arena_size as f32 };
@@ -129,28 +142,53 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     }
     let app_router = router(app.clone(), web_root);
     let send_buffer = config.send_buffer;
-    let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
-        // Game frames are small and latency matters more than packet count.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-        if let Some(bytes) = send_buffer
-            && let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(bytes as usize)
-        {
-            tracing::debug!(error = %e, "cannot set the send buffer size");
-        }
-    });
     let stop = shutdown.clone();
-    let http = tokio::spawn(async move {
-        let service = app_router.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "http server failed");
+    let service = app_router.into_make_service_with_connect_info::<SocketAddr>();
+    let with_tls = tls.is_some();
+    // The same service and graceful shutdown either way; only the listener differs.
+    let http = match tls {
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+                tune_socket(tcp, send_buffer);
+            });
+            tokio::spawn(async move {
+                let serve =
+                    axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "http server failed");
+                }
+            })
         }
-    });
+        Some(tls) => {
+            let listener = net::tls::TlsListener::new(listener, tls, send_buffer, stats.clone());
+            // The sockets are tuned before their handshake; the no-op tap gives the TLS listener
+            // axum's `ConnectInfo<SocketAddr>` (per-IP limits need the peer's address).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |_: &mut _| {});
+            tokio::spawn(async move {
+                let serve =
+                    axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "https server failed");
+                }
+            })
+        }
+    };
     if config.sim_latency.max > Duration::ZERO || !config.sim_jitter.is_zero() {
         tracing::warn!(latency = %config.sim_latency, jitter = ?config.sim_jitter, "link conditioner on: every frame is delayed (a development and test tool)");
     }
-    tracing::info!(%addr, tick_hz, "arena listening");
-    Ok(RunningServer { addr, stats, shutdown, http, room, app })
+    tracing::info!(%addr, tick_hz, tls = with_tls, "arena listening");
+    Ok(RunningServer { addr, stats, shutdown, http, room, app, tls: with_tls })
+}
+
+/// Socket options of every accepted connection, plain or TLS: TCP_NODELAY (game frames are
+/// small and latency matters more than packet count) and `--send-buffer`, if given.
+pub(crate) fn tune_socket(tcp: &tokio::net::TcpStream, send_buffer: Option<u32>) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    if let Some(bytes) = send_buffer
+        && let Err(e) = socket2::SockRef::from(tcp).set_send_buffer_size(bytes as usize)
+    {
+        tracing::debug!(error = %e, "cannot set the send buffer size");
+    }
 }

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!(?config, "starting with this configuration");
     let server = arena_server::start(&config).await?;
-    println!("Arena is running: open http://{}/ in a browser (Ctrl-C to stop)", server.local_addr());
+    println!("Arena is running: open {} in a browser (Ctrl-C to stop)", server.page_url());
     wait_for_signal().await.context("cannot listen for shutdown signals")?;
     tracing::info!("shutting down");
     server.shutdown().await;

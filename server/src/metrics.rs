@@ -123,6 +123,7 @@ pub struct ServerStats {
     started: std::time::Instant,
     closed: Family<ReasonLabel, Counter>,
     refused: Family<ReasonLabel, Counter>,
+    tls_handshake_failures: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
     /// The family's histograms, looked up once (a handle shares the family's data).
     phase_histograms: Vec<Histogram>,
@@ -208,6 +209,7 @@ impl ServerStats {
             started: std::time::Instant::now(),
             closed: Family::default(),
             refused: Family::default(),
+            tls_handshake_failures: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
             phase_histograms: Vec::new(),
             process_cpu: Counter::default(),
@@ -293,6 +295,11 @@ impl ServerStats {
             self.refused.clone(),
         );
         arena.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed on the --tls-cert port, by reason: not_tls, closed, timeout, error",
+            self.tls_handshake_failures.clone(),
+        );
+        arena.register(
             "messages_dropped",
             "Client messages dropped because the client was over its message budget",
             self.messages_dropped.clone(),
@@ -345,6 +352,17 @@ impl ServerStats {
     #[must_use]
     pub fn refused_with(&self, label: &'static str) -> u64 {
         self.refused.get_or_create(&ReasonLabel { reason: label }).get()
+    }
+
+    /// Counts a TLS handshake that failed for this reason (see `net::tls::HandshakeFailure`).
+    pub fn count_tls_handshake_failure(&self, label: &'static str) {
+        self.tls_handshake_failures.get_or_create(&ReasonLabel { reason: label }).inc();
+    }
+
+    /// How many TLS handshakes failed for this reason.
+    #[must_use]
+    pub fn tls_handshake_failures_with(&self, label: &'static str) -> u64 {
+        self.tls_handshake_failures.get_or_create(&ReasonLabel { reason: label }).get()
     }
 
     /// The room calls this at the end of every tick (and once when it starts), for the watchdog.

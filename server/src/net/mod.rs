@@ -10,3 +10,4 @@ pub mod join_token;
 pub mod link;
 pub mod metered_io;
 pub mod rate;
+pub mod tls;
