@@ -204,3 +204,23 @@ async fn a_lost_player_resumes_without_a_new_join_token_but_a_bogus_resume_is_re
     assert_eq!(ending.close.map(|c| c.0), Some(4006));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_given_the_secret_make_their_own_tokens_and_play() {
+    let server = start_server(|c| c.join_secret = Some(SECRET.parse().expect("a long secret"))).await;
+    // Process-wide in the bots (as `arena-bots --join-secret` sets it); this test binary's other
+    // tests speak raw sockets, so they are not affected.
+    arena_bots::join::use_secret(SECRET.as_bytes());
+    let bots = arena_tests::reports(arena_tests::spawn_bots(
+        &server.ws_url(),
+        3,
+        arena_bots::behaviour::Behaviour::Wander,
+        Duration::from_secs(2),
+    ))
+    .await;
+    server.shutdown().await;
+    for b in &bots {
+        assert!(b.joined && b.error.is_none(), "a bot with a token plays: {:?}", b.error);
+        assert!(b.snapshots > 20);
+    }
+}

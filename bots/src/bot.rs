@@ -310,7 +310,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
         protocol_version: config.protocol_version,
         name: config.name.clone(),
         resume: None,
-        join_token: None,
+        join_token: crate::join::token_for(&config.name),
     });
     out.send(&hello, report).await?;
 

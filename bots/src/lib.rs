@@ -18,6 +18,7 @@
 pub mod behaviour;
 pub mod bot;
 pub mod chaos;
+pub mod join;
 pub mod loadtest;
 pub mod mirror;
 pub mod report;

@@ -28,6 +28,10 @@ struct Args {
     /// of the server's certificate, or the server's self-signed certificate itself.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
+    /// The server's join secret (`--join-secret` there): each bot makes its own join token with
+    /// it, as a matchmaker would. Prefer the environment variable: flags show up in `ps`.
+    #[arg(long, env = "ARENA_JOIN_SECRET", hide_env_values = true)]
+    join_secret: Option<String>,
     /// Number of bots.
     #[arg(long, default_value_t = 10)]
     bots: usize,
@@ -96,6 +100,9 @@ async fn main() -> anyhow::Result<()> {
     {
         eprintln!("error: {e}");
         std::process::exit(2);
+    }
+    if let Some(secret) = &args.join_secret {
+        arena_bots::join::use_secret(secret.as_bytes());
     }
     let config = SwarmConfig {
         url: args.url.clone(),

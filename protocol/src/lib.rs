@@ -14,6 +14,8 @@ pub mod codec;
 pub mod delta;
 pub mod entity;
 pub mod ids;
+#[cfg(feature = "join-token")]
+pub mod join_token;
 pub mod messages;
 pub mod quantize;
 pub mod rules;
