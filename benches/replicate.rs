@@ -9,6 +9,7 @@ use arena_benches::entities;
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{EntityState, NetId, Physics, Tick};
 use arena_server::replication::{ClientReplica, InputAck, Replicator, View};
+use arena_server::sim::net_ids::NetIdPool;
 use bevy_ecs::world::World;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
@@ -29,9 +30,10 @@ fn replicate(c: &mut Criterion) {
         }
         let mut world = World::new();
         let mut rep = Replicator::new(&mut world, 30, arena, View { half_width: 1000.0, half_height: 625.0 });
+        let mut ids = NetIdPool::default();
         let mut replica = ClientReplica::new(NetId(1), None);
         let mut tick = 1;
-        let mut advance = |rep: &mut Replicator, replica: &mut ClientReplica, turn: bool| {
+        let mut advance = |rep: &mut Replicator, replica: &mut ClientReplica, ids: &mut NetIdPool, turn: bool| {
             for (i, e) in states.iter_mut().enumerate() {
                 *e = e.predict(1, &physics);
                 // A few ships change their keys and aim every tick: real records to copy.
@@ -41,17 +43,17 @@ fn replicate(c: &mut Criterion) {
             }
             tick += 1;
             rep.capture_states(&states, Tick(tick));
-            replica.settle(false);
+            replica.settle(false, ids);
         };
-        advance(&mut rep, &mut replica, false);
-        replica.encode(&rep, InputAck::default());
+        advance(&mut rep, &mut replica, &mut ids, false);
+        replica.encode(&rep, InputAck::default(), &mut ids);
         group.bench_function(BenchmarkId::new("steady_delta", visible), |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
-                    advance(&mut rep, &mut replica, true);
+                    advance(&mut rep, &mut replica, &mut ids, true);
                     let start = Instant::now();
-                    std::hint::black_box(replica.encode(&rep, InputAck::default()));
+                    std::hint::black_box(replica.encode(&rep, InputAck::default(), &mut ids));
                     spent += start.elapsed();
                 }
                 spent

@@ -74,6 +74,22 @@ pub enum DeltaError {
         /// The client's.
         client: u32,
     },
+    /// A section names an id again (a gap of 0 after its first record): ids ascend strictly.
+    #[error("snapshot lists entity {0:?} twice in a section")]
+    Unsorted(NetId),
+}
+
+/// Reads the next id of a section: a varint gap from the id before it (`last`; the first record
+/// counts from 0). Ids ascend strictly, so only the first record's gap may be 0.
+fn read_id(r: &mut Reader<'_>, last: &mut Option<u32>) -> Result<NetId, DeltaError> {
+    let gap = r.u32()?;
+    let id = match *last {
+        None => gap,
+        Some(prev) if gap == 0 => return Err(DeltaError::Unsorted(NetId(prev))),
+        Some(prev) => prev.checked_add(gap).ok_or(DeltaError::OutOfRange)?,
+    };
+    *last = Some(id);
+    Ok(NetId(id))
 }
 
 fn wrap_aim(d: i32) -> i32 {
@@ -199,11 +215,14 @@ fn read_update(r: &mut Reader<'_>, base: &EntityState, n: u32, physics: &Physics
     if mask & FIELD_VY != 0 {
         e.vy = e.vy.wrapping_add(r.i32()?);
     }
+    // A delta is any `i32` the sender chose: the sums must not overflow (a panic in debug builds).
+    // Aims wrap (256 divides 2³², so the wrapping sum has the right low byte); hit points may not.
     if mask & FIELD_AIM != 0 {
-        e.aim = ((i32::from(e.aim) + r.i32()?) & 0xff) as u16;
+        e.aim = (i32::from(e.aim).wrapping_add(r.i32()?) & 0xff) as u16;
     }
     if mask & FIELD_HP != 0 {
-        e.hp = u8::try_from(i32::from(e.hp) + r.i32()?).map_err(|_| DeltaError::OutOfRange)?;
+        let hp = i32::from(e.hp).checked_add(r.i32()?);
+        e.hp = hp.and_then(|hp| u8::try_from(hp).ok()).ok_or(DeltaError::OutOfRange)?;
     }
     if mask & FIELD_SCORE != 0 {
         e.score = e.score.wrapping_add(r.i32()? as u32);
@@ -227,26 +246,22 @@ pub struct BodyLayout {
 pub fn inspect(body: &[u8]) -> Result<BodyLayout, DeltaError> {
     let mut r = Reader::new(body);
     let mut layout = BodyLayout::default();
-    let id = |r: &mut Reader<'_>, last: &mut u32| -> Result<NetId, DeltaError> {
-        *last = last.checked_add(r.u32()?).ok_or(DeltaError::OutOfRange)?;
-        Ok(NetId(*last))
-    };
-    let mut last = 0;
+    let mut last = None;
     for _ in 0..r.u32()? {
-        layout.despawns.push(id(&mut r, &mut last)?);
+        layout.despawns.push(read_id(&mut r, &mut last)?);
     }
     let remaining = |r: &Reader<'_>| r.remaining();
-    let mut last = 0;
+    let mut last = None;
     for _ in 0..r.u32()? {
         let before = remaining(&r);
-        let e = id(&mut r, &mut last)?;
+        let e = read_id(&mut r, &mut last)?;
         read_spawn(&mut r, e)?;
         layout.spawns.push((e, before - remaining(&r)));
     }
-    let mut last = 0;
+    let mut last = None;
     for _ in 0..r.u32()? {
         let before = remaining(&r);
-        let e = id(&mut r, &mut last)?;
+        let e = read_id(&mut r, &mut last)?;
         let mask = r.u8()?;
         if mask & FIELD_FLAGS != 0 {
             r.u8()?;
@@ -462,24 +477,20 @@ impl ClientWorld {
             }
         }
         let mut r = Reader::new(&s.body);
-        let read_ids = |r: &mut Reader<'_>, last: &mut u32| -> Result<NetId, DeltaError> {
-            *last = last.checked_add(r.u32()?).ok_or(DeltaError::OutOfRange)?;
-            Ok(NetId(*last))
-        };
         self.despawned.clear();
-        let mut last = 0;
+        let mut last = None;
         for _ in 0..r.u32()? {
-            self.despawned.push(read_ids(&mut r, &mut last)?);
+            self.despawned.push(read_id(&mut r, &mut last)?);
         }
         self.spawned.clear();
-        let mut last = 0;
+        let mut last = None;
         for _ in 0..r.u32()? {
-            let id = read_ids(&mut r, &mut last)?;
+            let id = read_id(&mut r, &mut last)?;
             self.spawned.push(read_spawn(&mut r, id)?);
         }
         let updates = r.u32()?;
-        let mut last_update = 0;
-        let mut next_update = if updates > 0 { Some(read_ids(&mut r, &mut last_update)?) } else { None };
+        let mut last_update = None;
+        let mut next_update = if updates > 0 { Some(read_id(&mut r, &mut last_update)?) } else { None };
         let mut updates_left = updates;
 
         let next = &mut self.next;
@@ -503,7 +514,7 @@ impl ClientWorld {
             if next_update == Some(base.id) {
                 next.push(read_update(&mut r, base, n, &self.physics)?);
                 updates_left -= 1;
-                next_update = if updates_left > 0 { Some(read_ids(&mut r, &mut last_update)?) } else { None };
+                next_update = if updates_left > 0 { Some(read_id(&mut r, &mut last_update)?) } else { None };
             } else if next_update.is_some_and(|u| u < base.id) {
                 return Err(DeltaError::UnknownEntity(next_update.unwrap_or_default()));
             } else {
@@ -684,6 +695,50 @@ mod tests {
             client.entities().is_empty() && client.tick().is_none(),
             "after a desync the client waits for a full snapshot"
         );
+    }
+
+    /// Found by the `snapshot_delta` fuzz target: a spawn section naming one id twice (a gap of
+    /// 0) was applied, leaving two entities with that id in the world.
+    #[test]
+    fn a_section_naming_an_id_twice_is_refused() {
+        let orb = EntityState { id: NetId(7), kind: EntityKind::HealOrb, ..Default::default() };
+        let mut client = ClientWorld::new(PHYSICS);
+        // No despawns; spawns: orb 7 (gap 7), orb 7 again (gap 0); no updates.
+        let body = vec![0, 2, 7, 2, 0, 0, 0, 2, 0, 0, 0];
+        let checksum = orb.hash32().wrapping_mul(2);
+        let s = Snapshot { tick: Tick(3), baseline_gap: 0, checksum, body, ..Snapshot::default() };
+        assert_eq!(client.apply(&s), Err(DeltaError::Unsorted(NetId(7))), "ids within a section ascend strictly");
+        assert!(client.entities().is_empty(), "the world is cleared, never left with a duplicate");
+        assert_eq!(inspect(&s.body), Err(DeltaError::Unsorted(NetId(7))), "inspect reads ids the same way");
+        // An id of 0 as a section's first record is fine.
+        let zero = EntityState { id: NetId(0), ..orb };
+        let body = vec![0, 1, 0, 2, 0, 0, 0];
+        let s = Snapshot { tick: Tick(4), baseline_gap: 0, checksum: zero.hash32(), body, ..Snapshot::default() };
+        assert_eq!(client.apply(&s), Ok(()));
+        assert_eq!(client.entities(), &[zero]);
+    }
+
+    /// Found while writing the `snapshot_delta` fuzz target (the fuzzer had not hit it in 10⁷
+    /// runs): an aim or hp delta near `i32::MAX` overflowed the sum, a panic in debug builds.
+    #[test]
+    fn huge_aim_and_hp_deltas_wrap_or_are_refused_without_overflow() {
+        let ship = EntityState { id: NetId(1), kind: EntityKind::Ship, aim: 1, hp: 100, ..Default::default() };
+        let mut writer = BodyWriter::default();
+        encode_body(&mut writer, &[], &[ship], 0, &PHYSICS);
+        let mut client = ClientWorld::new(PHYSICS);
+        assert_eq!(client.apply(&snapshot(&writer, 1, 0, &[ship])), Ok(()));
+        let update = |mask: u8, d: i32| {
+            let mut body = vec![0, 0, 1, 1, mask];
+            put_i32(&mut body, d);
+            body
+        };
+        let turned = EntityState { aim: 0, ..ship };
+        let s = Snapshot { tick: Tick(2), baseline_gap: 1, checksum: turned.hash32(), ..Snapshot::default() };
+        let aim = Snapshot { body: update(FIELD_AIM, i32::MAX), ..s.clone() };
+        assert_eq!(client.apply(&aim), Ok(()), "aim deltas wrap within a turn: 1 + (2³¹ − 1) ≡ 0 (mod 256)");
+        assert_eq!(client.entities(), &[turned]);
+        let hp = Snapshot { tick: Tick(3), body: update(FIELD_HP, i32::MAX), ..s };
+        assert_eq!(client.apply(&hp), Err(DeltaError::OutOfRange), "hp past 255 is refused, not overflowed");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! ([`codec`]), the fixed-point quantization of positions, velocities and angles ([`quantize`]),
 //! the replicated entity state ([`entity`]), the delta-compressed snapshot body and its decoder
 //! ([`delta`], [`varint`]), and the ship movement step the browser predicts with ([`rules`]).
+//! [`fuzzing`] holds the bodies of the fuzz targets over its decoders (`fuzz/`, and
+//! `tests/fuzz_corpus.rs` on every `cargo test`).
 //!
 //! It must not depend on tokio, bevy or anything that needs an operating system: it is compiled
 //! to `wasm32-unknown-unknown` for the web client, and the bots and the server link the same code,
@@ -13,6 +15,7 @@
 pub mod codec;
 pub mod delta;
 pub mod entity;
+pub mod fuzzing;
 pub mod ids;
 #[cfg(feature = "join-token")]
 pub mod join_token;

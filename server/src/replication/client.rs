@@ -4,8 +4,17 @@
 //! will arrive, so the client's baseline is the last snapshot *taken*. While a snapshot waits
 //! untaken, the next one retracts it and is encoded against the last taken one instead, so a
 //! slow reader gets fewer snapshots, each correct against what it really received.
+//!
+//! **Held ids.** The client may hold every entity of its committed baseline and, while a
+//! snapshot is pending, every entity that snapshot spawns. The replica tells the room's
+//! [`NetIdPool`] each time an id enters that set ([`NetIdPool::hold`], when a spawn is encoded)
+//! and each time one leaves it ([`NetIdPool::release`]: the snapshot carrying its despawn was
+//! taken, a snapshot spawning it was dropped, or the replica is [forgotten](ClientReplica::forget)),
+//! so an id is never reused while a client may still hold the old entity, however long its
+//! despawn waits behind a slow reader.
 
 use super::{INNER, NONE, Replicator, VisibleScratch};
+use crate::sim::net_ids::NetIdPool;
 use arena_protocol::codec::encode_server_into;
 use arena_protocol::delta::{BodyWriter, write_update};
 use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
@@ -72,6 +81,13 @@ pub struct ClientReplica {
     has_pending: bool,
     /// Whether the pending snapshot is a full one.
     pending_full: bool,
+    /// Ids the pending snapshot adds to the committed baseline (spawns), and takes out of it
+    /// (despawns), sorted: what the client starts, and stops, holding once it is taken.
+    added: Vec<NetId>,
+    removed: Vec<NetId>,
+    /// The same for the snapshot being encoded.
+    next_added: Vec<NetId>,
+    next_removed: Vec<NetId>,
     scratch: Baseline,
     full_requested: bool,
     /// Most body bytes per snapshot, if the client has a bandwidth budget.
@@ -98,6 +114,10 @@ impl ClientReplica {
             pending: Baseline::default(),
             has_pending: false,
             pending_full: false,
+            added: Vec::new(),
+            removed: Vec::new(),
+            next_added: Vec::new(),
+            next_removed: Vec::new(),
             scratch: Baseline::default(),
             full_requested: true,
             budget,
@@ -119,20 +139,45 @@ impl ClientReplica {
     /// Records the fate of the pending snapshot: `dropped` if it was retracted before a writer
     /// took it, otherwise it is (or will be) delivered and becomes the committed baseline. A full
     /// snapshot stays owed until one is taken: a dropped full snapshot makes the next one full too.
-    pub fn settle(&mut self, dropped: bool) {
+    /// `ids` hears which ids the client no longer holds: those the snapshot despawned if it was
+    /// taken, those it spawned if it was dropped.
+    pub fn settle(&mut self, dropped: bool, ids: &mut NetIdPool) {
         if self.has_pending {
             if dropped {
                 self.full_requested |= self.pending_full;
+                self.added.iter().for_each(|&id| ids.release(id));
             } else {
                 std::mem::swap(&mut self.committed, &mut self.pending);
+                self.removed.iter().for_each(|&id| ids.release(id));
             }
+            self.added.clear();
+            self.removed.clear();
         }
         self.has_pending = false;
     }
 
+    /// The replica is going away (its client left or was closed): `ids` hears that the client
+    /// holds nothing any more. A replica dropped without this keeps its ids from ever being
+    /// reused (safe, but a leak).
+    pub fn forget(&mut self, ids: &mut NetIdPool) {
+        self.committed.entities.iter().for_each(|e| ids.release(e.id));
+        self.committed.entities.clear();
+        self.committed.priority.clear();
+        self.committed.tick = None;
+        if self.has_pending {
+            self.added.iter().for_each(|&id| ids.release(id));
+        }
+        self.added.clear();
+        self.removed.clear();
+        self.has_pending = false;
+        self.full_requested = true;
+    }
+
     /// Writes the snapshot of `rep`'s tick for this client against its committed baseline (or a
     /// full one if it has none or asked for one), remembers it as pending, and returns its frame.
-    pub fn encode(&mut self, rep: &Replicator, ack: InputAck) -> &[u8] {
+    /// `ids` hears of every id the snapshot spawns (the client may hold it from now on). A pending
+    /// snapshot not settled first is replaced as if dropped.
+    pub fn encode(&mut self, rep: &Replicator, ack: InputAck, ids: &mut NetIdPool) -> &[u8] {
         let tick = rep.tick;
         let gap = match self.committed.tick {
             Some(t) if !self.full_requested && tick.0 > t.0 => tick.0 - t.0,
@@ -148,6 +193,10 @@ impl ClientReplica {
         writer.clear();
         self.own_records.clear();
         self.candidates.clear();
+        // Filled here for deltas; for a full snapshot, by a merge after the loop.
+        let (added, removed) = (&mut self.next_added, &mut self.next_removed);
+        added.clear();
+        removed.clear();
         let held_priority: &[f32] = if gap == 0 { &[] } else { &self.committed.priority };
         let next = &mut self.scratch.entities;
         let next_priority = &mut self.scratch.priority;
@@ -206,16 +255,21 @@ impl ClientReplica {
                 }
                 (Some(h), Some((i, _))) if h.id < rep.ids[i] => {
                     writer.despawn(h.id);
+                    removed.push(h.id);
                     b += 1;
                 }
                 (Some(h), None) => {
                     writer.despawn(h.id);
+                    removed.push(h.id);
                     b += 1;
                 }
                 (_, Some((i, inner))) => {
                     if inner {
                         let c = &rep.curr[i];
                         writer.spawn(c);
+                        if gap > 0 {
+                            added.push(c.id);
+                        }
                         next.push(*c);
                         next_priority.push(0.0);
                         sum = sum.wrapping_add(rep.hashes[i]);
@@ -274,11 +328,52 @@ impl ClientReplica {
             self.body = s.body;
         }
 
+        if gap == 0 {
+            // A full snapshot replaces the client's world: compare it with what it holds.
+            diff_ids(&self.committed.entities, &self.scratch.entities, &mut self.next_added, &mut self.next_removed);
+        }
+        // Hold the new before letting go of the old, so that no count touches zero in between.
+        self.next_added.iter().for_each(|&id| ids.hold(id));
+        if self.has_pending {
+            self.added.iter().for_each(|&id| ids.release(id));
+        }
+        std::mem::swap(&mut self.added, &mut self.next_added);
+        std::mem::swap(&mut self.removed, &mut self.next_removed);
+
         self.scratch.tick = Some(tick);
         std::mem::swap(&mut self.pending, &mut self.scratch);
         self.has_pending = true;
         self.pending_full = gap == 0;
         self.full_requested = false;
         &self.frame
+    }
+}
+
+/// The ids in `new` but not in `old` (into `added`) and in `old` but not in `new` (into
+/// `removed`); both lists are sorted by id.
+fn diff_ids(old: &[EntityState], new: &[EntityState], added: &mut Vec<NetId>, removed: &mut Vec<NetId>) {
+    added.clear();
+    removed.clear();
+    let (mut o, mut n) = (0, 0);
+    loop {
+        match (old.get(o), new.get(n)) {
+            (None, None) => break,
+            (Some(a), Some(b)) if a.id == b.id => {
+                o += 1;
+                n += 1;
+            }
+            (Some(a), Some(b)) if a.id < b.id => {
+                removed.push(a.id);
+                o += 1;
+            }
+            (Some(a), None) => {
+                removed.push(a.id);
+                o += 1;
+            }
+            (_, Some(b)) => {
+                added.push(b.id);
+                n += 1;
+            }
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! Replication against the one decoder, over scripted worlds: whatever the world does and
 //! whichever snapshots backpressure drops, the client's world after every snapshot it receives is
-//! exactly the server's quantized world around it.
+//! exactly the server's quantized world around it. The scripted worlds take their ids from a
+//! [`NetIdPool`] that the replica tells what its client holds, so ids are recycled under the
+//! same rule as in a room, and an id reused too early shows up as a wrong entity on the client.
 
 use super::*;
 use crate::mailbox::{Batch, Mailbox};
+use crate::sim::net_ids::NetIdPool;
 use arena_protocol::rules::Buttons;
 use arena_protocol::{ClientWorld, ServerMsg, decode_server};
 use proptest::prelude::*;
@@ -74,7 +77,14 @@ fn arb_step() -> impl Strategy<Value = Step> {
         .prop_map(|(fates, spawns, viewer_jump, taken)| Step { fates, spawns, viewer_jump, taken })
 }
 
-fn advance(world: &mut BTreeMap<NetId, EntityState>, step: &Step, next_id: &mut u32, physics: &Physics) {
+/// Moves the scripted world one tick; despawned entities free their ids, new ones take theirs
+/// from `pool`. Returns the ids handed out.
+fn advance(
+    world: &mut BTreeMap<NetId, EntityState>,
+    step: &Step,
+    pool: &mut NetIdPool,
+    physics: &Physics,
+) -> Vec<NetId> {
     let ids: Vec<NetId> = world.keys().copied().collect();
     for (id, fate) in ids.into_iter().zip(step.fates.iter().cycle()) {
         let Some(e) = world.get_mut(&id) else { continue };
@@ -98,6 +108,7 @@ fn advance(world: &mut BTreeMap<NetId, EntityState>, step: &Step, next_id: &mut 
             Fate::Teleport(x, y) => EntityState { x: *x, y: *y, vx: 0, vy: 0, ..predicted },
             Fate::Despawn if id != VIEWER => {
                 world.remove(&id);
+                pool.free(id);
                 continue;
             }
             Fate::Despawn => predicted,
@@ -106,10 +117,14 @@ fn advance(world: &mut BTreeMap<NetId, EntityState>, step: &Step, next_id: &mut 
     if let (Some((x, y)), Some(me)) = (step.viewer_jump, world.get_mut(&VIEWER)) {
         (me.x, me.y) = (x, y);
     }
+    let mut fresh = Vec::new();
     for s in &step.spawns {
-        *next_id += 1;
-        world.insert(NetId(*next_id), EntityState { id: NetId(*next_id), ..*s });
+        let Some(id) = pool.allocate() else { continue };
+        world.insert(id, EntityState { id, ..*s });
+        fresh.push(id);
     }
+    pool.advance();
+    fresh
 }
 
 fn within(e: &EntityState, center: (f32, f32), half: (f32, f32)) -> bool {
@@ -159,6 +174,8 @@ fn run_script(steps: &[Step], budget: Option<usize>) -> Result<(), TestCaseError
     let physics = Physics::new(30, ARENA);
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
+    prop_assert_eq!(ids.allocate(), Some(VIEWER));
     let mut replica = ClientReplica::new(VIEWER, budget);
     let mailbox = Mailbox::default();
     let mut client = ClientWorld::new(physics);
@@ -177,17 +194,18 @@ fn run_script(steps: &[Step], budget: Option<usize>) -> Result<(), TestCaseError
         },
     );
     let mut history: BTreeMap<Tick, BTreeMap<NetId, EntityState>> = BTreeMap::new();
-    let mut next_id = 1;
     let mut applied = 0;
     for (t, step) in steps.iter().enumerate() {
         let tick = Tick(t as u32 + 1);
-        advance(&mut truth, step, &mut next_id, &physics);
+        for id in advance(&mut truth, step, &mut ids, &physics) {
+            prop_assert!(client.get(id).is_none(), "{:?} was handed out again while the client holds it", id);
+        }
         let states: Vec<EntityState> = truth.values().copied().collect();
         rep.capture_states(&states, tick);
         history.insert(tick, truth.clone());
         let dropped = mailbox.retract_snapshot();
-        replica.settle(dropped);
-        let frame = Bytes::copy_from_slice(replica.encode(&rep, InputAck::default()));
+        replica.settle(dropped, &mut ids);
+        let frame = Bytes::copy_from_slice(replica.encode(&rep, InputAck::default(), &mut ids));
         mailbox.offer_snapshot(frame);
         if step.taken {
             mailbox.take(&mut batch);
@@ -239,6 +257,7 @@ fn unchanged_and_predicted_entities_cost_nothing_once_known() {
     let physics = Physics::new(30, ARENA);
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
     let mut replica = ClientReplica::new(VIEWER, None);
     let me = EntityState {
         id: VIEWER,
@@ -262,15 +281,15 @@ fn unchanged_and_predicted_entities_cost_nothing_once_known() {
     let mut states = vec![me];
     states.extend(orbs);
     rep.capture_states(&states, Tick(1));
-    replica.settle(false);
-    let full = replica.encode(&rep, InputAck::default()).len();
+    replica.settle(false, &mut ids);
+    let full = replica.encode(&rep, InputAck::default(), &mut ids).len();
     for t in 2..10 {
         for s in &mut states {
             *s = s.predict(1, &physics);
         }
         rep.capture_states(&states, Tick(t));
-        replica.settle(false);
-        let len = replica.encode(&rep, InputAck::default()).len();
+        replica.settle(false, &mut ids);
+        let len = replica.encode(&rep, InputAck::default(), &mut ids).len();
         assert!(
             len < 20,
             "a snapshot of nothing but predicted motion should be a bare header, got {len} bytes (full was {full})"
@@ -283,6 +302,7 @@ fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
     let physics = Physics::new(30, ARENA);
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
     let mut budgeted = ClientReplica::new(VIEWER, Some(60));
     let mut free = ClientReplica::new(VIEWER, None);
     let mut client = ClientWorld::new(physics);
@@ -305,10 +325,10 @@ fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
             s.aim = (t * 97 + s.id.0 * 13) as u16 % 256;
         }
         rep.capture_states(&states, Tick(t));
-        budgeted.settle(false);
-        free.settle(false);
-        let frame = budgeted.encode(&rep, InputAck::default()).to_vec();
-        let unbudgeted = free.encode(&rep, InputAck::default()).len();
+        budgeted.settle(false, &mut ids);
+        free.settle(false, &mut ids);
+        let frame = budgeted.encode(&rep, InputAck::default(), &mut ids).to_vec();
+        let unbudgeted = free.encode(&rep, InputAck::default(), &mut ids).len();
         let Ok(ServerMsg::Snapshot(s)) = decode_server(&frame) else { panic!("a snapshot") };
         client.apply(&s).expect("a budgeted snapshot still applies cleanly");
         if t > 1 {
@@ -333,6 +353,7 @@ fn a_budget_caps_busy_snapshots_and_the_most_important_changes_go_first() {
 fn a_dropped_full_snapshot_stays_owed_until_one_is_taken() {
     let mut world = World::new();
     let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
     let mut replica = ClientReplica::new(VIEWER, None);
     let me = EntityState { id: VIEWER, kind: EntityKind::Ship, x: 32_000, y: 32_000, hp: 100, ..Default::default() };
     let gap_of = |frame: &[u8]| match decode_server(frame) {
@@ -340,20 +361,165 @@ fn a_dropped_full_snapshot_stays_owed_until_one_is_taken() {
         other => panic!("expected a snapshot, got {other:?}"),
     };
     rep.capture_states(&[me], Tick(1));
-    replica.settle(false);
-    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0, "the first snapshot is full");
+    replica.settle(false, &mut ids);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default(), &mut ids)), 0, "the first snapshot is full");
     rep.capture_states(&[me], Tick(2));
-    replica.settle(false);
-    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 1, "then deltas");
+    replica.settle(false, &mut ids);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default(), &mut ids)), 1, "then deltas");
     // The client lost its world and asks once; the full snapshot is encoded, then dropped.
     replica.request_full();
     rep.capture_states(&[me], Tick(3));
-    replica.settle(false);
-    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0);
+    replica.settle(false, &mut ids);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default(), &mut ids)), 0);
     rep.capture_states(&[me], Tick(4));
-    replica.settle(true);
-    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 0, "the dropped full snapshot is still owed");
+    replica.settle(true, &mut ids);
+    assert_eq!(
+        gap_of(replica.encode(&rep, InputAck::default(), &mut ids)),
+        0,
+        "the dropped full snapshot is still owed"
+    );
     rep.capture_states(&[me], Tick(5));
-    replica.settle(false);
-    assert_eq!(gap_of(replica.encode(&rep, InputAck::default())), 1, "once one is taken, deltas resume");
+    replica.settle(false, &mut ids);
+    assert_eq!(gap_of(replica.encode(&rep, InputAck::default(), &mut ids)), 1, "once one is taken, deltas resume");
+}
+
+fn orb(id: NetId, x: i32, y: i32) -> EntityState {
+    EntityState { id, kind: EntityKind::ScoreOrb, x, y, ..Default::default() }
+}
+
+fn viewer_ship() -> EntityState {
+    EntityState { id: VIEWER, kind: EntityKind::Ship, x: 32_000, y: 32_000, hp: 100, ..Default::default() }
+}
+
+/// A client whose writer stops taking snapshots right after an entity it holds leaves the world
+/// keeps that entity until a snapshot carrying the despawn is taken. However much the world
+/// churns meanwhile, the id must not come back before then: the client would take the new
+/// entity for the old one. Once the despawn is through (and the quarantine over) it is reused.
+#[test]
+fn a_client_behind_on_a_despawn_never_sees_the_id_reused() {
+    for budget in [None, Some(40)] {
+        let physics = Physics::new(30, ARENA);
+        let mut world = World::new();
+        let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+        let mut ids = NetIdPool::default();
+        assert_eq!(ids.allocate(), Some(VIEWER));
+        let mut replica = ClientReplica::new(VIEWER, budget);
+        let mailbox = Mailbox::default();
+        let mut client = ClientWorld::new(physics);
+        let mut batch = Batch::default();
+        let mut truth: BTreeMap<NetId, EntityState> = BTreeMap::new();
+        truth.insert(VIEWER, viewer_ship());
+        let gone = ids.allocate().expect("an id");
+        truth.insert(gone, orb(gone, 32_100, 32_000));
+        // Entities come and go around the viewer, five a tick, each living ten ticks.
+        let mut churn: std::collections::VecDeque<NetId> = std::collections::VecDeque::new();
+        let mut reused_at = None;
+        for t in 1..=120u32 {
+            if t == 2 {
+                truth.remove(&gone);
+                ids.free(gone);
+            }
+            while churn.len() >= 50 {
+                let id = churn.pop_front().expect("churn is not empty");
+                truth.remove(&id);
+                ids.free(id);
+            }
+            for k in 0..5 {
+                let id = ids.allocate().expect("ids to spare");
+                if id == gone {
+                    reused_at = reused_at.or(Some(t));
+                }
+                assert!(client.get(id).is_none(), "tick {t}: {id:?} was handed out while the client holds it");
+                truth.insert(id, orb(id, 31_600 + 60 * (t as i32 % 16), 31_800 + 80 * k));
+                churn.push_back(id);
+            }
+            ids.advance();
+            let states: Vec<EntityState> = truth.values().copied().collect();
+            rep.capture_states(&states, Tick(t));
+            let dropped = mailbox.retract_snapshot();
+            replica.settle(dropped, &mut ids);
+            if t > 1 && t <= 60 {
+                assert_eq!(
+                    ids.holders(gone),
+                    1,
+                    "tick {t}: the client still holds {gone:?} (its despawn is not taken)"
+                );
+            }
+            let frame = Bytes::copy_from_slice(replica.encode(&rep, InputAck::default(), &mut ids));
+            mailbox.offer_snapshot(frame);
+            // The writer takes the first snapshot, then nothing until tick 60.
+            if t == 1 || t >= 60 {
+                mailbox.take(&mut batch);
+                for frame in batch.frames.drain(..) {
+                    let Ok(ServerMsg::Snapshot(s)) = decode_server(&frame) else { panic!("a snapshot frame") };
+                    client.apply(&s).expect("every snapshot taken applies cleanly");
+                    for e in client.entities() {
+                        assert!(truth.contains_key(&e.id), "tick {t}: the client holds {:?}, which is gone", e.id);
+                        if budget.is_none() {
+                            assert_eq!(
+                                Some(e),
+                                truth.get(&e.id),
+                                "tick {t}: the client's {:?} is another entity",
+                                e.id
+                            );
+                        }
+                    }
+                }
+            }
+            if t == 1 {
+                assert!(client.get(gone).is_some(), "the client holds the entity before it goes");
+            }
+        }
+        let reused_at = reused_at.expect("the id comes back once its despawn is through");
+        assert!(
+            (62..=70).contains(&reused_at),
+            "{gone:?} should come back soon after tick 61, came back at {reused_at}"
+        );
+    }
+}
+
+/// The holder count of an id follows what the client may hold: up when a spawn is encoded, down
+/// when that snapshot is dropped, down when a snapshot carrying its despawn is taken, and down for
+/// everything when the replica is forgotten.
+#[test]
+fn holder_counts_follow_what_the_client_may_hold() {
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
+    assert_eq!(ids.allocate(), Some(VIEWER));
+    let a = ids.allocate().expect("an id");
+    let mut one = ClientReplica::new(VIEWER, None);
+    let mut two = ClientReplica::new(VIEWER, None);
+    let both = [viewer_ship(), orb(a, 32_100, 32_000)];
+    let mut tick = 0;
+    let mut step = |states: &[EntityState], dropped: bool, replica: &mut ClientReplica, ids: &mut NetIdPool| {
+        tick += 1;
+        rep.capture_states(states, Tick(tick));
+        replica.settle(dropped, ids);
+        replica.encode(&rep, InputAck::default(), ids);
+    };
+    step(&both, false, &mut one, &mut ids);
+    assert_eq!((ids.holders(VIEWER), ids.holders(a)), (1, 1), "a spawn was encoded: the client may hold it");
+    step(&both, true, &mut one, &mut ids);
+    assert_eq!(ids.holders(a), 1, "dropped, then encoded again: still one holder, not two");
+    step(&both, false, &mut one, &mut ids);
+    step(&both, false, &mut one, &mut ids);
+    assert_eq!(ids.holders(a), 1, "deltas change nothing");
+    step(&both, false, &mut two, &mut ids);
+    assert_eq!(ids.holders(a), 2, "a second client");
+    ids.free(a);
+    step(&both[..1], false, &mut one, &mut ids);
+    assert_eq!(ids.holders(a), 2, "the despawn is pending: the first client may still hold it");
+    step(&both[..1], true, &mut one, &mut ids);
+    assert_eq!(ids.holders(a), 2, "the despawn was dropped: the client still holds it");
+    step(&both[..1], false, &mut one, &mut ids);
+    assert_eq!(ids.holders(a), 1, "the despawn was taken: only the second client holds it");
+    two.forget(&mut ids);
+    assert_eq!((ids.holders(VIEWER), ids.holders(a)), (1, 0), "a forgotten replica holds nothing");
+    one.request_full();
+    step(&both[..1], false, &mut one, &mut ids);
+    step(&both[..1], false, &mut one, &mut ids);
+    assert_eq!(ids.holders(VIEWER), 1, "a full snapshot of what the client holds changes nothing");
+    one.forget(&mut ids);
+    assert_eq!(ids.holders(VIEWER), 0);
 }

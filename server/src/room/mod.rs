@@ -189,7 +189,7 @@ impl Room {
                 }
             }
             RoomCommand::Leave { client, lost } => {
-                if let Some(m) = self.members.remove(&client) {
+                if let Some(m) = self.remove_member(client) {
                     if lost && !self.settings.resume_grace.is_zero() {
                         self.sim.release_pilot(m.entity);
                         let until = self.sim.tick().after(self.settings.resume_grace_ticks());
@@ -244,7 +244,12 @@ impl Room {
                     self.sim.despawn_ship(oldest.entity);
                     self.stats.suspended.set(self.suspended.len() as i64);
                 }
-                let (entity, id) = self.sim.spawn_ship(name);
+                let Some((entity, id)) = self.sim.spawn_ship(name) else {
+                    let message = "the room has no net ids left".to_owned();
+                    mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
+                    self.stats.count_close(ByeReason::ServerFull.label());
+                    return;
+                };
                 (entity, id, false)
             }
         };
@@ -283,11 +288,18 @@ impl Room {
             return Some((s.entity, id));
         }
         let client = self.members.iter().find(|(_, m)| m.token == token).map(|(c, _)| *c)?;
-        let m = self.members.remove(&client)?;
+        let m = self.remove_member(client)?;
         let message = "this player resumed on another connection".to_owned();
         m.mailbox.close(Closing::Bye(Bye { reason: ByeReason::Replaced, message }));
         self.stats.count_close(ByeReason::Replaced.label());
         Some((m.entity, m.id))
+    }
+
+    /// Takes a member out of the room; the ids its client held may be reused once free.
+    fn remove_member(&mut self, client: ClientId) -> Option<Member> {
+        let mut m = self.members.remove(&client)?;
+        m.replica.forget(self.sim.net_ids());
+        Some(m)
     }
 
     fn replicator_id(&mut self, entity: Entity) -> Option<NetId> {
@@ -339,7 +351,7 @@ impl Room {
 
     fn close_leaving(&mut self) {
         for (client, reason, why) in std::mem::take(&mut self.leaving) {
-            if let Some(m) = self.members.remove(&client) {
+            if let Some(m) = self.remove_member(client) {
                 m.mailbox.close(Closing::Bye(Bye { reason, message: why.to_owned() }));
                 self.stats.count_close(reason.label());
                 self.sim.despawn_ship(m.entity);
@@ -360,7 +372,7 @@ impl Room {
         self.outbox.clear();
         for (client, m) in &mut self.members {
             let was_dropped = m.mailbox.retract_snapshot();
-            m.replica.settle(was_dropped);
+            m.replica.settle(was_dropped, self.sim.net_ids());
             if was_dropped {
                 dropped += 1;
                 m.untaken_in_row += 1;
@@ -385,7 +397,7 @@ impl Room {
                 stats.inputs_drained.inc_by(c.drained.saturating_sub(m.counted.drained));
                 m.counted = c;
             }
-            let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack));
+            let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack, self.sim.net_ids()));
             self.outbox.push((m.mailbox.clone(), frame));
         }
         self.stats.snapshots_dropped.inc_by(dropped);

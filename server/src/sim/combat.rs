@@ -1,7 +1,8 @@
 //! Firing, projectile flight, hit tests that cannot tunnel, damage, death and kill score.
 
 use crate::sim::components::{Motion, Net, Pilot, Projectile, Ship, Trail};
-use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, ShotStats};
+use crate::sim::net_ids::NetIds;
+use crate::sim::resources::{Clock, Field, Happenings, ShipIndex, ShotStats};
 use arena_protocol::GameEvent;
 use arena_protocol::rules::{
     Buttons, FIRE_COOLDOWN_S, KILL_SCORE, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS, RESPAWN_DELAY_S,
@@ -142,6 +143,8 @@ fn hit_ship(
 /// Fires a projectile from the nose of every living ship whose fire button is down and whose
 /// cooldown has run out. The projectile remembers how far in the past its shooter saw the other
 /// ships (the input's view time, capped at the room's `max_rewind_ticks`) for lag compensation.
+/// If the room has no net id left (every id live, held or in quarantine), the shot is not fired
+/// (the pool counts the refusal) and the ship tries again next tick.
 pub fn fire(
     mut commands: Commands,
     clock: Res<Clock>,
@@ -160,6 +163,7 @@ pub fn fire(
         if !ship.alive() || ship.cooldown > 0 || !pressed {
             continue;
         }
+        let Some(id) = ids.allocate() else { continue };
         let wanted = (shown - pilot.current.view.ticks()).max(0.0);
         let rewind = wanted.min(f64::from(field.max_rewind_ticks)) as f32;
         shot_stats.fired += 1;
@@ -177,7 +181,7 @@ pub fn fire(
             expires: clock.tick.after(clock.ticks(PROJECTILE_LIFETIME_S)),
             rewind,
         };
-        commands.spawn((Net(ids.allocate()), projectile));
+        commands.spawn((Net(id), projectile));
     }
 }
 

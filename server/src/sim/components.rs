@@ -8,8 +8,11 @@ use bevy_ecs::prelude::*;
 use glam::Vec2;
 use std::collections::VecDeque;
 
-/// The network identity of a replicated entity.
+/// The network identity of a replicated entity, from [`crate::sim::net_ids::NetIds`].
+/// Immutable, and freed by a hook when the entity is despawned: an id cannot be changed or
+/// dropped behind the pool's back.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(immutable, on_discard = crate::sim::net_ids::free_net_id)]
 pub struct Net(pub NetId);
 
 /// A player's ship: everything but its motion.
@@ -148,7 +151,12 @@ impl Trail {
 /// A projectile in flight: where it is, where it goes, who fired it, when it dies. Position and
 /// velocity stay on the wire grid ([`arena_protocol::rules::step_projectile`]) so clients fly it
 /// exactly as the server does.
+///
+/// A projectile holds its owner's net id in the [`crate::sim::net_ids::NetIds`] pool while it
+/// exists (hooks), so a ship that left is not given to a new ship while its shots fly and name
+/// it as their owner (on the wire and in kill events). `owner_id` must not change in place.
 #[derive(Component, Clone, Copy, Debug)]
+#[component(on_insert = crate::sim::net_ids::hold_owner_id, on_discard = crate::sim::net_ids::release_owner_id)]
 pub struct Projectile {
     /// Current position.
     pub pos: Vec2,

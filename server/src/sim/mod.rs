@@ -9,11 +9,13 @@ pub mod components;
 pub mod input_queue;
 pub mod life;
 pub mod movement;
+pub mod net_ids;
 pub mod resources;
 pub mod spatial;
 
 use crate::sim::components::{Motion, Net, Orb, Pilot, Ship, Trail};
-use crate::sim::resources::{Clock, Field, Happenings, NetIds, ShipIndex, ShotStats, SimRng};
+use crate::sim::net_ids::{NetIdPool, NetIds};
+use crate::sim::resources::{Clock, Field, Happenings, ShipIndex, ShotStats, SimRng};
 use crate::sim::spatial::Grid;
 use arena_protocol::rules::{Arena, Buttons, SHIP_MAX_HP, ShipMotion, sanitize_name, step_ship, tick_dt};
 use arena_protocol::{EntityKind, GameEvent, InputFrame, NetId, PlayerInfo, Tick};
@@ -96,15 +98,18 @@ impl Sim {
             let pos = sim.world.resource_scope(|world, mut rng: Mut<SimRng>| {
                 life::random_spot(&mut rng, world.resource::<Field>().arena, 20.0)
             });
-            let id = sim.world.resource_mut::<NetIds>().allocate();
-            sim.world.spawn((Net(id), Orb { pos, kind }));
+            // A fresh pool has ids for any number of orbs a room can hold in memory.
+            if let Some(id) = sim.world.resource_mut::<NetIds>().allocate() {
+                sim.world.spawn((Net(id), Orb { pos, kind }));
+            }
         }
         sim
     }
 
-    /// Adds a player's ship at a free spot; returns its entity (for inputs) and net id.
-    pub fn spawn_ship(&mut self, requested_name: &str) -> (Entity, NetId) {
-        let id = self.world.resource_mut::<NetIds>().allocate();
+    /// Adds a player's ship at a free spot; returns its entity (for inputs) and net id, or `None`
+    /// if the room has no net id left (every id live, held by a client or in quarantine).
+    pub fn spawn_ship(&mut self, requested_name: &str) -> Option<(Entity, NetId)> {
+        let id = self.world.resource_mut::<NetIds>().allocate()?;
         let spot = self.world.resource_scope(|world, mut rng: Mut<SimRng>| {
             life::free_spot(&mut rng, world.resource::<Field>().arena, world.resource::<ShipIndex>())
         });
@@ -114,10 +119,11 @@ impl Sim {
         let trail = Trail::new(self.tick(), spot);
         let entity = self.world.spawn((Net(id), ship, motion, Pilot::default(), trail)).id();
         self.world.resource_mut::<Happenings>().events.push(GameEvent::Joined(PlayerInfo { id, name }));
-        (entity, id)
+        Some((entity, id))
     }
 
-    /// Removes a player's ship. Its projectiles fly on.
+    /// Removes a player's ship (its net id is freed by [`net_ids::free_net_id`]). Its
+    /// projectiles fly on.
     pub fn despawn_ship(&mut self, entity: Entity) {
         let id = self.world.get::<Net>(entity).map(|n| n.0);
         if self.world.despawn(entity)
@@ -209,11 +215,22 @@ impl Sim {
         self.world.get::<Pilot>(entity)
     }
 
-    /// Simulates the current tick, then moves the clock to the next.
+    /// Simulates the current tick, then moves the clock (and the net ids' quarantine) to the next.
     pub fn step(&mut self) {
         self.schedule.run(&mut self.world);
         let mut clock = self.world.resource_mut::<Clock>();
         clock.tick = clock.tick.after(1);
+        self.world.resource_mut::<NetIds>().advance();
+        // Every despawn records one "removed component" message per component of the entity,
+        // kept until the world's trackers are cleared (a bevy `App` does this every update; a
+        // bare `World` must do it itself). Without this they pile up for good: 80 bytes per ship
+        // that leaves, 32 per projectile (found by tests/leaks.rs). Nothing reads them.
+        self.world.clear_trackers();
+    }
+
+    /// The room's net ids, for replication to say which ids its clients hold.
+    pub fn net_ids(&mut self) -> &mut NetIdPool {
+        self.world.resource_mut::<NetIds>().into_inner()
     }
 
     /// The tick the next [`Sim::step`] will simulate (= ticks simulated so far).
@@ -249,6 +266,7 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::components::Projectile;
     use arena_protocol::quantize::angle_to_wire;
     use arena_protocol::rules::{Buttons, KILL_SCORE, PROJECTILE_DAMAGE};
 
@@ -268,7 +286,7 @@ mod tests {
     #[test]
     fn a_ship_moves_the_way_its_input_steers() {
         let mut sim = sim();
-        let (e, _) = sim.spawn_ship("a");
+        let (e, _) = sim.spawn_ship("a").expect("a new room has net ids");
         place(&mut sim, e, 1000.0, 1000.0);
         for seq in 1..=10 {
             sim.push_input(e, InputFrame { seq, buttons: Buttons(Buttons::DOWN), ..Default::default() });
@@ -282,8 +300,8 @@ mod tests {
     #[test]
     fn shots_hit_kill_and_score_then_the_victim_respawns() {
         let mut sim = sim();
-        let (shooter, shooter_id) = sim.spawn_ship("shooter");
-        let (victim, victim_id) = sim.spawn_ship("victim");
+        let (shooter, shooter_id) = sim.spawn_ship("shooter").expect("a new room has net ids");
+        let (victim, victim_id) = sim.spawn_ship("victim").expect("a new room has net ids");
         place(&mut sim, shooter, 1000.0, 1000.0);
         place(&mut sim, victim, 1300.0, 1000.0);
         let shots_to_kill = 100u32.div_ceil(u32::from(PROJECTILE_DAMAGE));
@@ -313,8 +331,8 @@ mod tests {
         // At 10 Hz a projectile moves 95 units per tick, more than twice a ship's diameter.
         let mut sim =
             Sim::new(SimSettings { tick_hz: 10, arena: Arena::DEFAULT, orbs: 0, seed: 1, max_rewind_ticks: 0.0 });
-        let (shooter, _) = sim.spawn_ship("s");
-        let (victim, _) = sim.spawn_ship("v");
+        let (shooter, _) = sim.spawn_ship("s").expect("a new room has net ids");
+        let (victim, _) = sim.spawn_ship("v").expect("a new room has net ids");
         place(&mut sim, shooter, 1000.0, 1000.0);
         place(&mut sim, victim, 1137.0, 1000.0);
         sim.push_input(shooter, InputFrame { seq: 1, buttons: Buttons(Buttons::FIRE), ..Default::default() });
@@ -328,7 +346,7 @@ mod tests {
     #[test]
     fn joins_and_leaves_are_announced() {
         let mut sim = sim();
-        let (e, id) = sim.spawn_ship("\u{1b}[31mred");
+        let (e, id) = sim.spawn_ship("\u{1b}[31mred").expect("a new room has net ids");
         sim.despawn_ship(e);
         let events: Vec<_> = sim.drain_events().collect();
         assert_eq!(events, vec![GameEvent::Joined(PlayerInfo { id, name: "[31mred".into() }), GameEvent::Left { id }]);
@@ -337,7 +355,7 @@ mod tests {
     #[test]
     fn stale_or_duplicate_inputs_are_ignored() {
         let mut sim = sim();
-        let (e, _) = sim.spawn_ship("a");
+        let (e, _) = sim.spawn_ship("a").expect("a new room has net ids");
         sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
         sim.push_input(e, InputFrame { seq: 5, ..Default::default() });
         sim.push_input(e, InputFrame { seq: 3, ..Default::default() });
@@ -348,8 +366,8 @@ mod tests {
     /// and aimed at that picture. With lag compensation the shot hits; without it, it misses.
     fn crossing_shot(max_rewind_ticks: f32) -> u8 {
         let mut sim = Sim::new(SimSettings { tick_hz: 30, arena: Arena::DEFAULT, orbs: 0, seed: 3, max_rewind_ticks });
-        let (shooter, _) = sim.spawn_ship("shooter");
-        let (target, _) = sim.spawn_ship("target");
+        let (shooter, _) = sim.spawn_ship("shooter").expect("a new room has net ids");
+        let (target, _) = sim.spawn_ship("target").expect("a new room has net ids");
         place(&mut sim, shooter, 1000.0, 1000.0);
         place(&mut sim, target, 1300.0, 700.0);
         let lag = 6u32;
@@ -384,7 +402,7 @@ mod tests {
         let frame = |seq: u32| InputFrame { seq, buttons: Buttons(inputs[seq as usize - 1]), ..Default::default() };
         let run = |late: bool| {
             let mut sim = sim();
-            let (e, _) = sim.spawn_ship("a");
+            let (e, _) = sim.spawn_ship("a").expect("a new room has net ids");
             place(&mut sim, e, 1000.0, 1000.0);
             for seq in 1..=7u32 {
                 // Late: inputs 2–4 arrive together after the ticks they were meant for.
@@ -404,6 +422,61 @@ mod tests {
         let (replayed, wrong) = run(true);
         assert!(wrong.is_some_and(|w| w > 0), "the late inputs differed from the speculation");
         assert_eq!(replayed, on_time, "after the replay the ship is where the on-time inputs put it");
+    }
+
+    /// Nobody holds the projectiles of a room without clients: their ids come back once they
+    /// have flown and waited out the quarantine, so ids stay as few as the shots in the air.
+    #[test]
+    fn projectile_ids_are_recycled_after_they_expire() {
+        let mut sim = sim();
+        let (e, ship_id) = sim.spawn_ship("gunner").expect("a new room has net ids");
+        place(&mut sim, e, 2000.0, 2000.0);
+        let mut seen = std::collections::BTreeSet::<NetId>::new();
+        for seq in 1..=900 {
+            // Aim up and down the middle of the arena: shots expire rather than leave it.
+            let aim = angle_to_wire(if seq % 2 == 0 { 1.5 } else { -1.5 });
+            sim.push_input(e, InputFrame { seq, buttons: Buttons(Buttons::FIRE), aim, ..Default::default() });
+            sim.step();
+            let world = sim.world_mut();
+            let ids: Vec<NetId> = world.query::<(&Net, &Projectile)>().iter(world).map(|(n, _)| n.0).collect();
+            seen.extend(ids);
+        }
+        let in_air = sim.world_mut().query::<&Projectile>().iter(sim.world_mut()).count() as u32;
+        let fired = sim.shot_stats().fired;
+        let stats = sim.net_ids().stats();
+        assert_eq!(stats.live, 1 + in_air, "the ship and the projectiles in the air are live");
+        assert!(!seen.contains(&ship_id), "no projectile has the ship's id");
+        assert!(
+            fired > 100 && (seen.len() as u64) < fired / 4,
+            "{fired} shots should share a few ids, used {}",
+            seen.len()
+        );
+        assert!(
+            stats.highest <= 2 + 2 * in_air,
+            "ids should stay near the shots in the air ({in_air}), got up to {}",
+            stats.highest
+        );
+    }
+
+    /// A projectile names its owner; a ship that leaves while its shots fly keeps its id until
+    /// they are gone, so no new ship is taken for their owner.
+    #[test]
+    fn a_ship_that_left_keeps_its_id_while_its_shots_fly() {
+        let mut sim = sim();
+        let (e, id) = sim.spawn_ship("gone").expect("a new room has net ids");
+        place(&mut sim, e, 2000.0, 2000.0);
+        sim.push_input(e, InputFrame { seq: 1, buttons: Buttons(Buttons::FIRE), ..Default::default() });
+        sim.step();
+        sim.despawn_ship(e);
+        assert_eq!(sim.net_ids().holders(id), 1, "the projectile in flight holds its owner's id");
+        let mut fresh = Vec::new();
+        for _ in 0..60 {
+            sim.step();
+            fresh.push(sim.spawn_ship("new").expect("ids to spare").1);
+        }
+        let ticks_in_flight = 33;
+        let back = fresh.iter().position(|&f| f == id).expect("the id comes back once the shot is gone");
+        assert!(back >= ticks_in_flight, "the id came back {back} ticks after its ship left, its shot still flying");
     }
 
     #[test]

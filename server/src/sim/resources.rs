@@ -1,9 +1,9 @@
-//! The world's resources: the clock, the room's fixed settings, its random numbers, the net-id
-//! allocator, the per-tick ship index and the events the tick produced.
+//! The world's resources: the clock, the room's fixed settings, its random numbers, the per-tick
+//! ship index and the events the tick produced. (Net ids have their own module, [`super::net_ids`].)
 
 use crate::sim::spatial::Grid;
 use arena_protocol::rules::Arena;
-use arena_protocol::{GameEvent, NetId, Tick};
+use arena_protocol::{GameEvent, Tick};
 use bevy_ecs::prelude::*;
 use rand_pcg::Pcg64Mcg;
 
@@ -38,20 +38,6 @@ pub struct Field {
 /// The room's random numbers: a named, seedable generator, so a seed replays a room.
 #[derive(Resource, Debug)]
 pub struct SimRng(pub Pcg64Mcg);
-
-/// Hands out net ids, never reusing one.
-#[derive(Resource, Debug, Default)]
-pub struct NetIds {
-    next: u32,
-}
-
-impl NetIds {
-    /// A fresh id.
-    pub fn allocate(&mut self) -> NetId {
-        self.next += 1;
-        NetId(self.next)
-    }
-}
 
 /// Where the ships are after this tick's movement: a grid of indices into `entities`.
 #[derive(Resource, Debug)]
