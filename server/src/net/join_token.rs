@@ -2,8 +2,8 @@
 //! [`arena_protocol::join_token`]): each token is accepted once, so the server remembers the
 //! nonces of tokens it accepted until they expire.
 
-pub use arena_protocol::join_token::{TokenError, check, mint};
 use arena_protocol::join_token::{NONCE, unix_seconds};
+pub use arena_protocol::join_token::{TokenError, check, mint};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
