@@ -6,6 +6,7 @@
 //! fails the test with the command that fixes it; it is never skipped.
 
 use arena_bots::behaviour::{Behaviour, Brain};
+use arena_server::config::Config;
 use arena_tests::{spawn_bot, spawn_bots, start_server};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -33,11 +34,17 @@ fn check_prerequisites(root: &std::path::Path) {
 }
 
 /// Runs a node script of `tests/browser/` against `base`; its PNG goes to `target/<png>`.
-async fn run_node(root: &std::path::Path, script: &str, base: String, png: &str) -> std::process::Output {
+async fn run_node(
+    root: &std::path::Path,
+    script: &str,
+    base: String,
+    png: &str,
+    envs: Vec<(&'static str, String)>,
+) -> std::process::Output {
     let script = root.join("tests/browser").join(script);
     let screenshot = root.join("target").join(png);
     tokio::task::spawn_blocking(move || {
-        Command::new("node").arg(script).arg(base).env("ARENA_SCREENSHOT", screenshot).output()
+        Command::new("node").arg(script).arg(base).env("ARENA_SCREENSHOT", screenshot).envs(envs).output()
     })
     .await
     .expect("the node runner task should not panic")
@@ -52,6 +59,7 @@ async fn run_node(root: &std::path::Path, script: &str, base: String, png: &str)
 // workers a Pong can wait behind bots decoding snapshots, which the HUD ping would count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn the_browser_client_feels_right_at_150ms() {
+    const MAX_REWIND: Duration = Duration::from_millis(500);
     let _alone = ONE_BROWSER.lock().await;
     let root = repo();
     check_prerequisites(&root);
@@ -62,6 +70,14 @@ async fn the_browser_client_feels_right_at_150ms() {
         c.view_height = 4000;
         c.sim_latency = "75ms".parse().expect("a valid latency");
         c.sim_jitter = Duration::from_millis(15);
+        // No orbs: a heal orb picked up as a shot lands would hide the hit from the page, which
+        // sees hits as the target's hit points dropping.
+        c.orbs = 0;
+        // A loaded test machine (Chromium rendering in software on two cores) draws late and
+        // asks for more rewind than a player's would, up to 14 ticks; past the cap a shot is
+        // tested against a more recent picture than the page drew. The default cap's effect at
+        // 150 ms is measured in BENCHMARKS.md; this test checks that the drawn picture decides.
+        c.max_rewind = MAX_REWIND;
     })
     .await;
     let url = server.ws_url();
@@ -75,7 +91,11 @@ async fn the_browser_client_feels_right_at_150ms() {
     bots.extend((0..5).map(|i| spawn_bot(&url, &format!("idle{i}"), Brain::fixed(0), play)));
 
     let script = std::env::var("ARENA_FEEL_SCRIPT").unwrap_or_else(|_| "feel.mjs".into());
-    let output = run_node(&root, &script, format!("http://{}/", server.local_addr()), "browser-feel.png").await;
+    // The page judges its shots against the rewind cap: a shot the server had to cap anyway is
+    // not held to where the page drew the target.
+    let cap_ticks = MAX_REWIND.as_secs_f64() * f64::from(Config::for_tests().tick_hz);
+    let cap = vec![("ARENA_MAX_REWIND_TICKS", cap_ticks.to_string())];
+    let output = run_node(&root, &script, format!("http://{}/", server.local_addr()), "browser-feel.png", cap).await;
     for bot in &bots {
         bot.abort();
     }
@@ -110,7 +130,8 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
     let url = server.ws_url();
     let bots: Vec<_> = spawn_bots(&url, 4, Behaviour::Wander, Duration::from_secs(90));
 
-    let output = run_node(&root, "play.mjs", format!("http://{}/", server.local_addr()), "browser-test.png").await;
+    let output =
+        run_node(&root, "play.mjs", format!("http://{}/", server.local_addr()), "browser-test.png", vec![]).await;
 
     for bot in &bots {
         bot.abort();
@@ -151,7 +172,7 @@ async fn the_browser_client_plays_over_https_and_wss() {
     let _ = std::fs::remove_dir_all(&dir);
     let page = server.page_url();
     assert!(page.starts_with("https://"), "a TLS server's page is https: {page}");
-    let output = run_node(&root, "tls.mjs", page, "browser-tls.png").await;
+    let output = run_node(&root, "tls.mjs", page, "browser-tls.png", vec![]).await;
     let failures = server.stats().tls_handshake_failures_with("error");
     server.shutdown().await;
     let stdout = String::from_utf8_lossy(&output.stdout);

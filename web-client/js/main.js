@@ -90,12 +90,15 @@ let lastButtons = 0;
 /** The tick others were drawn at in the last frame: the view time of the next input. */
 let viewTick = 0;
 let lastView = { tick: 0, frac: 0 };
+/** How far back the server will test the last input's shots, as far as the page can tell (the
+ * tick it will apply the input at, + 1, − its view time), in ticks; null before a snapshot. */
+let lastRewind = /** @type {number | null} */ (null);
 let counts = { shipsDrawn: 0, orbsDrawn: 0, projectilesDrawn: 0 };
 /** What the last frame drew, for tests. */
 let drawn = {
   ship: /** @type {{ x: number, y: number } | null} */ (null),
   others: /** @type {{ id: number, name: string, hp: number, x: number, y: number, vx: number, vy: number, sx: number, sy: number }[]} */ ([]),
-  ownShots: 0,
+  ownShots: /** @type {{ x: number, y: number, local: boolean }[]} */ ([]),
   camera: { x: 0, y: 0 },
   scale: 1,
 };
@@ -246,6 +249,11 @@ function tick() {
   lastButtons = buttons;
   shots.onInput(input.seq, buttons, aimWire, predictor.alive ? predictor.cur : null);
   lastView = toViewTime(viewTick);
+  // Snapshot S acknowledges the command applied in tick S − 1; at one command a tick, this one
+  // is applied in tick S − 1 + (seq − ack_seq), and its shots are rewound from the state of the
+  // tick after that (PROTOCOL.md §9) to the view time.
+  const newest = state.newest;
+  lastRewind = newest ? newest.tick + (input.seq - newest.ackSeq) - viewTick : null;
   const batch = predictor.batch(Math.min(INPUT_REDUNDANCY, rules.max_input_batch));
   net?.send(codec.encodeInput(input.seq, lastView.tick, lastView.frac, batch));
 }
@@ -329,7 +337,7 @@ function frame(/** @type {number} */ t) {
         return { id: s.id, name: s.name, hp: s.hp, x: s.x, y: s.y, vx: s.vx, vy: s.vy, sx: p.x, sy: p.y };
       })
       .filter((s) => s.sx >= 0 && s.sy >= 0 && s.sx <= scene.width && s.sy <= scene.height),
-    ownShots: ownShots.length,
+    ownShots: ownShots.map((p) => ({ x: p.x, y: p.y, local: p.local })),
     camera: { x: camera.x, y: camera.y },
     scale: viewScale(scene),
   };
@@ -410,7 +418,12 @@ Object.defineProperty(window, 'arenaDebug', {
       orbsDrawn: counts.orbsDrawn,
       projectilesDrawn: counts.projectilesDrawn,
       ownProjectilesVisible: newest ? [...newest.projectiles.values()].filter((p) => p.owner === state.myId).length : 0,
-      ownShotsDrawn: drawn.ownShots,
+      ownShotsDrawn: drawn.ownShots.length,
+      // Where the own shots were drawn in the last frame (world units; `local`: predicted, not
+      // yet the server's): with `drawnShips`, what the player saw, which lag compensation
+      // promises the server judges hits by.
+      drawnOwnShots: drawn.ownShots.map((p) => ({ ...p })),
+      hitRadius: rules.ship_radius + rules.projectile_radius,
       shots: {
         local: shots.local.length,
         predicted: shots.predicted,
@@ -426,6 +439,7 @@ Object.defineProperty(window, 'arenaDebug', {
       inputOffset: newest?.inputOffset ?? 0,
       dilation: inputClock.dilation.current,
       viewTime: { ...lastView },
+      rewindTicks: lastRewind,
       renderTick: viewTick,
       renderDelayMs: state.renderDelayMs,
       jitterMs: state.jitterMs,
