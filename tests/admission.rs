@@ -224,3 +224,57 @@ async fn bots_given_the_secret_make_their_own_tokens_and_play() {
         assert!(b.snapshots > 20);
     }
 }
+
+/// Reads from `tcp` until the server closes it (EOF or reset); returns what it sent and when.
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream) -> (String, std::time::Instant) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return (String::from_utf8_lossy(&got).into_owned(), std::time::Instant::now()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_trickles_its_request_head_or_idles_after_a_response_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    const HEADER_TIMEOUT: Duration = Duration::from_millis(600);
+    let server = start_server(|c| c.http_header_timeout = HEADER_TIMEOUT).await;
+    let addr = server.local_addr();
+
+    // Half a request head, then a byte now and then, never the blank line that ends it.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let opened = std::time::Instant::now();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: arena\r\n").await.expect("write");
+    let trickle = async {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(WITHIN, trickle).await.ok();
+    let (_, closed) = tokio::time::timeout(WITHIN, read_until_closed(&mut slow)).await.expect("closed in time");
+    let held = closed - opened;
+    assert!(
+        held < Duration::from_secs(4),
+        "a trickled request head should be cut off after the timeout; held {held:?}"
+    );
+
+    // A complete request is answered; then silence on the kept-alive connection ends it too.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: arena\r\n\r\n").await.expect("write");
+    let (answer, _) = tokio::time::timeout(WITHIN, read_until_closed(&mut idle))
+        .await
+        .expect("an idle kept-alive connection should be closed within the timeout");
+    assert!(answer.starts_with("HTTP/1.1 200"), "the request itself is served: {answer}");
+
+    // Meanwhile the server serves everyone else as usual.
+    let (status, _) = arena_tests::http_get(addr, "/healthz").await;
+    assert_eq!(status, 200);
+    server.shutdown().await;
+}

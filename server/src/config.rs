@@ -64,6 +64,12 @@ pub struct Config {
     #[arg(long, env = "ARENA_HELLO_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
     pub hello_timeout: Duration,
 
+    /// How long an HTTP client may take to send a complete request head, once it has started
+    /// one or has gone idle on a kept-alive connection, before the connection is closed (a
+    /// client that trickles its headers would otherwise hold its socket forever).
+    #[arg(long, env = "ARENA_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
+    pub http_header_timeout: Duration,
+
     /// Kernel send buffer of each client socket in bytes (SO_SNDBUF); default: the OS's own.
     /// Smaller buffers bound memory per connection and let slow readers show up sooner.
     #[arg(long, env = "ARENA_SEND_BUFFER")]

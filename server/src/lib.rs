@@ -143,34 +143,20 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let app_router = router(app.clone(), web_root);
     let send_buffer = config.send_buffer;
     let stop = shutdown.clone();
-    let service = app_router.into_make_service_with_connect_info::<SocketAddr>();
     let with_tls = tls.is_some();
+    let header_timeout = config.http_header_timeout;
     // The same service and graceful shutdown either way; only the listener differs.
     let http = match tls {
         None => {
             let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
                 tune_socket(tcp, send_buffer);
             });
-            tokio::spawn(async move {
-                let serve =
-                    axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "http server failed");
-                }
-            })
+            tokio::spawn(net::serve::serve(listener, app_router, header_timeout, stop))
         }
         Some(tls) => {
+            // The sockets are tuned before their handshake.
             let listener = net::tls::TlsListener::new(listener, tls, send_buffer, stats.clone());
-            // The sockets are tuned before their handshake; the no-op tap gives the TLS listener
-            // axum's `ConnectInfo<SocketAddr>` (per-IP limits need the peer's address).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |_: &mut _| {});
-            tokio::spawn(async move {
-                let serve =
-                    axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await });
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "https server failed");
-                }
-            })
+            tokio::spawn(net::serve::serve(listener, app_router, header_timeout, stop))
         }
     };
     if config.sim_latency.max > Duration::ZERO || !config.sim_jitter.is_zero() {

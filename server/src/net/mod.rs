@@ -10,4 +10,5 @@ pub mod join_token;
 pub mod link;
 pub mod metered_io;
 pub mod rate;
+pub mod serve;
 pub mod tls;
