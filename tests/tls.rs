@@ -75,10 +75,15 @@ impl Drop for TestCert {
 
 /// A server with TLS on, whose certificate the bots of this process trust.
 async fn tls_server(cert: &TestCert) -> RunningServer {
+    tls_server_with(cert, |_| {}).await
+}
+
+async fn tls_server_with(cert: &TestCert, tweak: impl FnOnce(&mut arena_server::config::Config)) -> RunningServer {
     arena_bots::tls::trust_pem_file(&cert.cert).expect("the bots should trust the test certificate");
     start_server(|c| {
         c.tls_cert = Some(cert.cert.clone());
         c.tls_key = Some(cert.key.clone());
+        tweak(c);
     })
     .await
 }
@@ -186,15 +191,19 @@ async fn the_probes_and_metrics_answer_over_https_with_http_1_1() {
     server.shutdown().await;
 }
 
+/// `--tls-handshake-timeout` in the test of silent clients: longer than the bots' 4 s of play, so
+/// they play while the silent clients still hold their handshakes.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_garbage_and_silent_clients_on_the_tls_port_disturb_no_player_and_are_counted() {
     let cert = TestCert::new();
-    let server = tls_server(&cert).await;
+    let server = tls_server_with(&cert, |c| c.tls_handshake_timeout = HANDSHAKE_TIMEOUT).await;
     let addr = server.local_addr();
     let stats = server.stats().clone();
 
     // Silent clients first: they hold handshakes open (until the handshake timeout), which must
-    // not keep anyone else from being accepted.
+    // not keep anyone else from being accepted; then they are dropped and counted.
     let mut silent = Vec::new();
     for _ in 0..20 {
         silent.push(TcpStream::connect(addr).await.expect("connect"));
@@ -224,16 +233,23 @@ async fn plain_garbage_and_silent_clients_on_the_tls_port_disturb_no_player_and_
         stats.tls_handshake_failures_with("not_tls") >= 1
             && stats.tls_handshake_failures_with("error") >= 1
             && stats.tls_handshake_failures_with("closed") >= 1
+            && stats.tls_handshake_failures_with("timeout") >= 21
     })
     .await;
     assert!(
         counted,
-        "each bad client should be counted by reason: not_tls {}, error {}, closed {}",
+        "each bad client should be counted by reason: not_tls {}, error {}, closed {}, timeout {} (of 21 silent)",
         stats.tls_handshake_failures_with("not_tls"),
         stats.tls_handshake_failures_with("error"),
         stats.tls_handshake_failures_with("closed"),
+        stats.tls_handshake_failures_with("timeout"),
     );
-    drop((silent, stalled));
+    // The silent ones were hung up on.
+    for mut socket in silent.into_iter().chain([stalled]) {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(WITHIN, socket.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a client silent past the handshake timeout should be disconnected");
+    }
     server.shutdown().await;
 }
 

@@ -141,6 +141,11 @@ pub struct Config {
     #[arg(long, env = "ARENA_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// How long a TLS client may take to complete its handshake (at most 1,024 run at once;
+    /// a silent or stalled client is dropped after this and counted as `timeout`).
+    #[arg(long, env = "ARENA_TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
+    pub tls_handshake_timeout: Duration,
+
     /// Require a join token in every `Hello`, made with this secret by the operator's matchmaker
     /// (or `arena-server token`). Prefer the environment variable: flags show up in `ps`.
     #[arg(long, env = "ARENA_JOIN_SECRET", global = true, hide_env_values = true)]

@@ -155,7 +155,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         }
         Some(tls) => {
             // The sockets are tuned before their handshake.
-            let listener = net::tls::TlsListener::new(listener, tls, send_buffer, stats.clone());
+            let listener =
+                net::tls::TlsListener::new(listener, tls, config.tls_handshake_timeout, send_buffer, stats.clone());
             tokio::spawn(net::serve::serve(listener, app_router, header_timeout, stop))
         }
     };

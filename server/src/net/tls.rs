@@ -25,9 +25,6 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-/// How long a client has from its TCP connect to the end of its TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Most TLS handshakes in progress at once; further connections wait in the kernel's accept
 /// queue until one finishes or times out.
 pub const MAX_HANDSHAKES: usize = 1024;
@@ -156,7 +153,7 @@ pub enum HandshakeFailure {
     NotTls,
     /// The client closed the connection before the handshake finished.
     Closed,
-    /// The handshake took longer than [`HANDSHAKE_TIMEOUT`].
+    /// The handshake took longer than `--tls-handshake-timeout`.
     Timeout,
     /// TLS itself failed: no common version or cipher, a client that rejected the certificate…
     Error,
@@ -184,7 +181,7 @@ type Handshaken = Option<(TlsStream<TcpStream>, SocketAddr)>;
 
 /// An [`axum::serve::Listener`] over a TCP listener whose `accept` returns TLS streams whose
 /// handshake is done. Handshakes run in tasks of its own (aborted when it is dropped), at most
-/// [`MAX_HANDSHAKES`] at once, each within [`HANDSHAKE_TIMEOUT`].
+/// [`MAX_HANDSHAKES`] at once, each within `--tls-handshake-timeout`.
 pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
@@ -199,9 +196,16 @@ pub struct TlsListener {
 
 impl TlsListener {
     /// Serves TLS with `config` on `tcp`; accepted sockets get TCP_NODELAY and, if given, a send
-    /// buffer of `send_buffer` bytes (as plain connections do); failures are counted in `stats`.
+    /// buffer of `send_buffer` bytes (as plain connections do); a handshake not done within
+    /// `timeout` (`--tls-handshake-timeout`) is dropped; failures are counted in `stats`.
     #[must_use]
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>, send_buffer: Option<u32>, stats: Arc<ServerStats>) -> Self {
+    pub fn new(
+        tcp: TcpListener,
+        config: Arc<ServerConfig>,
+        timeout: Duration,
+        send_buffer: Option<u32>,
+        stats: Arc<ServerStats>,
+    ) -> Self {
         // Every reason shows in `/metrics` from the start, at zero.
         for failure in HandshakeFailure::ALL {
             let _ = stats.tls_handshake_failures_with(failure.label());
@@ -212,7 +216,7 @@ impl TlsListener {
             handshakes: JoinSet::new(),
             send_buffer,
             stats,
-            timeout: HANDSHAKE_TIMEOUT,
+            timeout,
             max_handshakes: MAX_HANDSHAKES,
             backoff: None,
         }
