@@ -8,14 +8,15 @@
 # in a tight loop and would measure the storm, not the soak). Bots connect from 127.0.0.1–.4, so
 # a long run cannot exhaust one address's ~28k ports.
 #
-# Every 10 s it samples the server: RSS (/proc/PID/status VmRSS), open fds (/proc/PID/fd), OS
-# threads (/proc/PID/status Threads), WebSocket connections and players (/stats), tick p99 of the
+# Every 10 s it samples the server: RSS (/proc/PID/status VmRSS), live heap bytes (the server is
+# built with the heap-stats feature), open fds (/proc/PID/fd), OS threads (/proc/PID/status
+# Threads), tokio tasks, WebSocket connections and players (/stats), tick p99 of the
 # last 10 s (the difference of two cumulative /stats histograms), overruns and skipped ticks, and
 # the machine's CPU use and load average (other work on the machine shows up there). Written to
 # OUT/samples.csv, plotted to OUT/soak.png (RSS, fds, connections, tick p99 over time).
 #
 # Pass (exit 0) when all of these hold, else exit 1 with the reasons:
-#   - after the warm-up (--warmup, default a fifth of the run), every RSS sample is within ±5 % of
+#   - after the warm-up (--warmup, default a fifth of the run) and while the bots run, every RSS sample is within ±5 % of
 #     the mean of those samples, and RSS does not trend upwards: the rise of a least-squares line
 #     through them, over the whole window, is below 2 % of the mean;
 #   - 0 desyncs in the bots' report;
@@ -70,7 +71,10 @@ if ! python3 -c 'import matplotlib' 2>/dev/null; then
     python3 -m pip install --quiet matplotlib
 fi
 if (( build )); then
-    cargo build --release -p arena-server -p arena-bots
+    # heap-stats: the server counts its live heap bytes (/stats heap_live_bytes), sampled beside
+    # RSS so that memory in use and memory the allocator keeps can be told apart.
+    cargo build --release -p arena-server --features heap-stats
+    cargo build --release -p arena-bots
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -202,7 +206,11 @@ while bots_running:
     tick_p99, ticks = p99(h, prev_hist)
     rows.append({
         "t_s": round(time.monotonic() - start, 1),
+        # Samples taken after the bots ended (players gone) are plotted but not judged.
+        "bots_running": int(bots_running),
         "rss_mib": round(status_field("VmRSS") / 1024, 2),
+        "heap_mib": round(stats["heap_live_bytes"] / 2**20, 2) if stats.get("heap_live_bytes") else "",
+        "tasks": stats.get("tokio_tasks", ""),
         "fds": len(os.listdir(f"/proc/{server_pid}/fd")),
         "threads": status_field("Threads"),
         "connections": stats["connections"],
@@ -216,7 +224,7 @@ while bots_running:
         "load1": float(open("/proc/loadavg").read().split()[0]),
     })
     r = rows[-1]
-    print(f"t={r['t_s']:6.0f}s rss {r['rss_mib']:6.1f} MiB  fds {r['fds']:5d}  threads {r['threads']:3d}  "
+    print(f"t={r['t_s']:6.0f}s rss {r['rss_mib']:6.1f} MiB  heap {r['heap_mib']!s:>6} MiB  tasks {r['tasks']!s:>5}  fds {r['fds']:5d}  threads {r['threads']:3d}  "
           f"conns {r['connections']:5d}  players {r['players']:5d}  tick p99 {r['tick_p99_ms']:6.2f} ms  "
           f"skipped {r['skipped_ticks']:3d}  server cpu {r['server_cpu_pct']:5.1f} %  machine {r['machine_cpu_pct']:5.1f} %  "
           f"load {r['load1']:.2f}", flush=True)
@@ -245,7 +253,7 @@ except Exception:
 room_panics = next((float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("arena_room_panics_total")), None)
 
 failures = []
-steady = [r for r in rows if r["t_s"] > warmup_s]
+steady = [r for r in rows if r["t_s"] > warmup_s and r["bots_running"]]
 if len(steady) < 3:
     failures.append(f"only {len(steady)} samples after the warm-up")
     mean = lo = hi = slope_rise = 0.0
@@ -291,8 +299,15 @@ print()
 print(f"samples {len(rows)} every {EVERY:.0f} s; warm-up {warmup_s:.0f} s; {cores} cores")
 print(f"RSS after warm-up: mean {mean:.1f} MiB, {lo:.1f}..{hi:.1f} MiB ({100 * (lo / mean - 1) if mean else 0:+.1f} % / "
       f"{100 * (hi / mean - 1) if mean else 0:+.1f} %), fitted rise {slope_rise:+.2f} MiB over the window")
+heap = [(r["t_s"], r["heap_mib"]) for r in steady if r["heap_mib"] != ""]
+if len(heap) >= 3:
+    hx, hy = [x for x, _ in heap], [y for _, y in heap]
+    hmean, hmx = sum(hy) / len(hy), sum(hx) / len(hx)
+    hrise = sum((x - hmx) * (y - hmean) for x, y in heap) / sum((x - hmx) ** 2 for x in hx) * (hx[-1] - hx[0])
+    print(f"live heap after warm-up: mean {hmean:.1f} MiB, {min(hy):.1f}..{max(hy):.1f} MiB, fitted rise "
+          f"{hrise:+.2f} MiB over the window (RSS minus live heap: what the allocator keeps)")
 if steady:
-    print(f"fds {min(r['fds'] for r in steady)}..{max(r['fds'] for r in steady)}, threads "
+    print(f"tokio tasks {min(r['tasks'] for r in steady)}..{max(r['tasks'] for r in steady)}, fds {min(r['fds'] for r in steady)}..{max(r['fds'] for r in steady)}, threads "
           f"{min(r['threads'] for r in steady)}..{max(r['threads'] for r in steady)}, connections "
           f"{min(r['connections'] for r in steady)}..{max(r['connections'] for r in steady)}, players "
           f"{min(r['players'] for r in steady)}..{max(r['players'] for r in steady)}")
@@ -313,14 +328,19 @@ try:
     import matplotlib.pyplot as plt
     t = [r["t_s"] / 60 for r in rows]
     fig, ax = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
-    ax[0].plot(t, [r["rss_mib"] for r in rows], color="tab:blue")
+    ax[0].plot(t, [r["rss_mib"] for r in rows], color="tab:blue", label="RSS")
+    if any(r["heap_mib"] != "" for r in rows):
+        ax[0].plot(t, [r["heap_mib"] if r["heap_mib"] != "" else None for r in rows], color="tab:purple",
+                   label="live heap")
     if mean:
         ax[0].axhspan(0.95 * mean, 1.05 * mean, color="tab:blue", alpha=0.1, label="±5 % of the post-warm-up mean")
-        ax[0].legend(loc="lower right")
-    ax[0].set_ylabel("RSS (MiB)")
+    ax[0].legend(loc="lower right")
+    ax[0].set_ylabel("memory (MiB)")
     ax[0].set_ylim(bottom=0)
     ax[1].plot(t, [r["fds"] for r in rows], label="open fds")
     ax[1].plot(t, [r["threads"] for r in rows], label="threads")
+    if any(r["tasks"] != "" for r in rows):
+        ax[1].plot(t, [r["tasks"] if r["tasks"] != "" else None for r in rows], label="tokio tasks")
     ax[1].set_ylabel("count")
     ax[1].legend(loc="lower right")
     ax[2].plot(t, [r["connections"] for r in rows], label="WebSocket connections")

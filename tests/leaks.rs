@@ -21,9 +21,7 @@ use arena_protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_serve
 use arena_server::RunningServer;
 use arena_tests::{eventually, http_get, start_server};
 use futures_util::{SinkExt, StreamExt};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -32,53 +30,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-/// Bytes allocated and not yet freed, by anyone in this process.
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, counting live bytes.
-struct Counting;
-
-#[allow(unsafe_code)]
-// SAFETY: every call is passed unchanged to `System`, which upholds `GlobalAlloc`'s contract; the
-// wrapper only adds and subtracts the sizes of the blocks that `System` handed out or took back.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc`, passed on.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc_zeroed`, passed on.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc`, passed on.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
-            LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
-
+/// The server's counting allocator (`arena_server::heap`): live heap bytes of this process.
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: arena_server::heap::CountingAlloc = arena_server::heap::CountingAlloc;
 
 /// Connections in all.
 const CYCLES: usize = 10_000;
@@ -258,7 +212,7 @@ fn sample(server: &RunningServer) -> Sample {
         entities: s.entities.get(),
         tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         fds: fds(),
-        live_heap: LIVE_BYTES.load(Ordering::Relaxed),
+        live_heap: arena_server::heap::live_bytes().expect("the counting allocator is installed") as usize,
         rss: rss(),
     }
 }

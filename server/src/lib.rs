@@ -9,6 +9,7 @@
 //!   [`process`]: the process's CPU and memory.
 
 pub mod config;
+pub mod heap;
 pub mod mailbox;
 pub mod metrics;
 pub mod net;

@@ -8,6 +8,11 @@ use arena_server::config::{Command, Config, ConfigError, LogFormat};
 use arena_server::net::join_token;
 use tracing_subscriber::EnvFilter;
 
+/// With the `heap-stats` feature, heap bytes in use are counted for `/metrics` and `/stats`.
+#[cfg(feature = "heap-stats")]
+#[global_allocator]
+static ALLOCATOR: arena_server::heap::CountingAlloc = arena_server::heap::CountingAlloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = match Config::load(std::env::args_os()) {

@@ -129,6 +129,8 @@ pub struct ServerStats {
     phase_histograms: Vec<Histogram>,
     process_cpu: Counter<f64, AtomicU64>,
     process_memory: Gauge,
+    heap_live: Gauge,
+    tokio_tasks: Gauge,
     registry: Registry,
     hdr: Mutex<TickHistograms>,
 }
@@ -214,6 +216,8 @@ impl ServerStats {
             phase_histograms: Vec::new(),
             process_cpu: Counter::default(),
             process_memory: Gauge::default(),
+            heap_live: Gauge::default(),
+            tokio_tasks: Gauge::default(),
             registry: Registry::default(),
             hdr: Mutex::new(TickHistograms::default()),
         };
@@ -310,6 +314,15 @@ impl ServerStats {
             self.full_requests_ignored.clone(),
         );
         arena.register("room_panics", "Times the room thread panicked", self.room_panics.clone());
+        arena.register("tokio_tasks", "Tokio tasks alive in the server's runtime", self.tokio_tasks.clone());
+        if crate::heap::live_bytes().is_some() {
+            arena.register_with_unit(
+                "heap_live",
+                "Heap bytes in use (only with the heap-stats feature)",
+                Unit::Bytes,
+                self.heap_live.clone(),
+            );
+        }
         arena.register_with_unit(
             "tick_duration",
             "Duration of each tick phase",
@@ -406,6 +419,12 @@ impl ServerStats {
                 self.process_cpu.inc_by(cpu);
             }
             self.process_memory.set(p.resident_bytes as i64);
+        }
+        if let Some(live) = crate::heap::live_bytes() {
+            self.heap_live.set(live as i64);
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.tokio_tasks.set(runtime.metrics().num_alive_tasks() as i64);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.

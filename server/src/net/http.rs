@@ -195,6 +195,8 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
         "shots_rewind_wanted_ticks": s.shots_rewind_wanted_ticks.get(),
         "players_suspended": s.suspended.get(),
         "resumes": s.resumes.get(),
+        "tokio_tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        "heap_live_bytes": crate::heap::live_bytes(),
         "phases": phases,
     });
     ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
