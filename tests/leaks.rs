@@ -32,7 +32,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// The server's counting allocator (`arena_server::heap`): live heap bytes of this process.
 #[global_allocator]
-static ALLOCATOR: arena_server::heap::CountingAlloc = arena_server::heap::CountingAlloc;
+static ALLOCATOR: arena_server::heap::CountingAlloc<std::alloc::System> =
+    arena_server::heap::CountingAlloc(std::alloc::System);
 
 /// Connections in all.
 const CYCLES: usize = 10_000;

@@ -1,26 +1,27 @@
-//! Live heap bytes: a counting wrapper around the system allocator, for finding out whether
+//! Live heap bytes: a counting wrapper around the process's allocator, for finding out whether
 //! memory that the process holds is in use or only kept by the allocator.
 //!
 //! Counting costs two atomic operations per allocation, so it is installed only where asked:
 //! `arena-server` built with the `heap-stats` feature (what `scripts/soak.sh` does), and the
 //! leak test. Then `/metrics` has `arena_heap_live_bytes` and `/stats` has `heap_live_bytes`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bytes allocated and not yet freed, by anyone in this process (0 while not installed).
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// The system allocator, counting live bytes. Install it with `#[global_allocator]`.
-pub struct CountingAlloc;
+/// An allocator (`System`, jemalloc…) counting live bytes. Install it with `#[global_allocator]`:
+/// `static A: CountingAlloc<System> = CountingAlloc(System);`.
+pub struct CountingAlloc<A>(pub A);
 
 #[allow(unsafe_code)]
-// SAFETY: every call is passed unchanged to `System`, which upholds `GlobalAlloc`'s contract; the
-// wrapper only adds and subtracts the sizes of the blocks that `System` handed out or took back.
-unsafe impl GlobalAlloc for CountingAlloc {
+// SAFETY: every call is passed unchanged to the inner allocator, which upholds `GlobalAlloc`'s
+// contract; the wrapper only adds and subtracts the sizes of the blocks it handed out or took back.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `alloc`, passed on.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { self.0.alloc(layout) };
         if !p.is_null() {
             LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -29,7 +30,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `alloc_zeroed`, passed on.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { self.0.alloc_zeroed(layout) };
         if !p.is_null() {
             LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -38,13 +39,13 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller's contract for `dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { self.0.dealloc(ptr, layout) };
         LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller's contract for `realloc`, passed on.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { self.0.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
             LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);

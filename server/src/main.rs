@@ -8,10 +8,12 @@ use arena_server::config::{Command, Config, ConfigError, LogFormat};
 use arena_server::net::join_token;
 use tracing_subscriber::EnvFilter;
 
-/// With the `heap-stats` feature, heap bytes in use are counted for `/metrics` and `/stats`.
+/// With the `heap-stats` feature, the system allocator counts the heap bytes in use for
+/// `/metrics` and `/stats`.
 #[cfg(feature = "heap-stats")]
 #[global_allocator]
-static ALLOCATOR: arena_server::heap::CountingAlloc = arena_server::heap::CountingAlloc;
+static ALLOCATOR: arena_server::heap::CountingAlloc<std::alloc::System> =
+    arena_server::heap::CountingAlloc(std::alloc::System);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
