@@ -48,8 +48,39 @@ pub struct BenchRoom {
     pub room: Room,
     /// Each member's mailbox, drained after every tick as a fast writer would.
     pub mailboxes: Vec<Arc<Mailbox>>,
+    inputs: BenchInputs,
     batch: Batch,
     seq: u32,
+}
+
+/// How the members of a [`BenchRoom`] play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchInputs {
+    /// Steer in a square pattern (a new side every second), firing every tenth tick: the game.
+    Pattern,
+    /// Random walk: a new direction (one of eight, or none) every second, never firing — the
+    /// crowd scenario of `arena-bots --behaviour drift`.
+    Drift,
+}
+
+/// The direction member `i` drifts in during second `second`: one of the eight button pairs or
+/// none, from a hash (the same run after run, different per member and second).
+#[must_use]
+pub fn drift_buttons(i: u64, second: u64) -> Buttons {
+    const DIRS: [u8; 9] = [
+        0,
+        Buttons::UP,
+        Buttons::DOWN,
+        Buttons::LEFT,
+        Buttons::RIGHT,
+        Buttons::UP | Buttons::LEFT,
+        Buttons::UP | Buttons::RIGHT,
+        Buttons::DOWN | Buttons::LEFT,
+        Buttons::DOWN | Buttons::RIGHT,
+    ];
+    let mut h = (i << 32 | second).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^= h >> 29;
+    Buttons(DIRS[(h % 9) as usize])
 }
 
 impl BenchRoom {
@@ -57,6 +88,27 @@ impl BenchRoom {
     /// members.
     #[must_use]
     pub fn new(clients: u32, arena_size: f32, orbs: u32) -> BenchRoom {
+        BenchRoom::with(
+            clients,
+            arena_size,
+            orbs,
+            View { half_width: 1000.0, half_height: 625.0 },
+            BenchInputs::Pattern,
+        )
+    }
+
+    /// The full-visibility crowd: `clients` members drifting in an `arena_size`² arena with no
+    /// orbs, each seeing the whole arena.
+    #[must_use]
+    pub fn crowd(clients: u32, arena_size: f32) -> BenchRoom {
+        let view = View { half_width: arena_size, half_height: arena_size };
+        BenchRoom::with(clients, arena_size, 0, view, BenchInputs::Drift)
+    }
+
+    /// A room at 30 Hz with `clients` members seeing `view`, playing `inputs`, warmed up by 30
+    /// ticks.
+    #[must_use]
+    pub fn with(clients: u32, arena_size: f32, orbs: u32, view: View, inputs: BenchInputs) -> BenchRoom {
         let settings = RoomSettings {
             sim: SimSettings {
                 tick_hz: 30,
@@ -65,7 +117,7 @@ impl BenchRoom {
                 seed: 5,
                 max_rewind_ticks: 6.0,
             },
-            view: View { half_width: 1000.0, half_height: 625.0 },
+            view,
             max_clients: u32::MAX,
             slow_client_ticks: u32::MAX,
             snapshot_budget: None,
@@ -82,7 +134,7 @@ impl BenchRoom {
                 require_resume: false,
             });
         }
-        let mut bench = BenchRoom { room, mailboxes, batch: Batch::default(), seq: 0 };
+        let mut bench = BenchRoom { room, mailboxes, inputs, batch: Batch::default(), seq: 0 };
         for _ in 0..30 {
             bench.tick();
         }
@@ -93,24 +145,36 @@ impl BenchRoom {
     /// tick (commands, simulate, replicate) and drains the mailboxes. Returns the bytes handed
     /// to writers.
     pub fn tick(&mut self) -> usize {
+        self.feed_inputs();
+        self.room.simulate();
+        self.room.replicate();
+        self.room.hand_off();
+        self.drain()
+    }
+
+    /// Hands every member one input for the next tick (as [`BenchRoom::tick`] does first).
+    pub fn feed_inputs(&mut self) {
         self.seq += 1;
         for i in 0..self.mailboxes.len() {
-            let pattern = [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT][(i + self.seq as usize / 30) % 4];
-            let fire = if (i as u32 + self.seq).is_multiple_of(10) { Buttons::FIRE } else { 0 };
+            let buttons = match self.inputs {
+                BenchInputs::Pattern => {
+                    let pattern =
+                        [Buttons::UP, Buttons::RIGHT, Buttons::DOWN, Buttons::LEFT][(i + self.seq as usize / 30) % 4];
+                    let fire = if (i as u32 + self.seq).is_multiple_of(10) { Buttons::FIRE } else { 0 };
+                    Buttons(pattern | fire)
+                }
+                BenchInputs::Drift => drift_buttons(i as u64, u64::from(self.seq / 30)),
+            };
             // The clients see the newest snapshot (no interpolation delay), as bots do.
             let input = InputFrame {
                 seq: self.seq,
-                buttons: Buttons(pattern | fire),
+                buttons,
                 aim: (i as u16).wrapping_mul(997),
                 view: ViewTime { tick: self.room.tick(), frac: 0 },
             };
             let batch = InputBatch::one(input);
             self.room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
         }
-        self.room.simulate();
-        self.room.replicate();
-        self.room.hand_off();
-        self.drain()
     }
 
     /// Empties every mailbox; returns the bytes taken.

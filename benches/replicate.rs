@@ -4,14 +4,22 @@
 //!
 //! Expected scaling: linear in visible entities (a merge of two sorted lists plus copying shared
 //! records); the constant is what matters — the target is ≤ 5 µs at 100 entities.
+//!
+//! `replicate_room/…`: the room's whole replication for every member in one tick (capture,
+//! every member's snapshot, hand-off to the mailboxes), cold caches included: many clients per
+//! iteration, so per-client baselines do not stay in cache. Throughput is in clients, so
+//! criterion's "elements/s" inverts to the cost per client per tick. Scenarios:
+//! `crowd_full_view/N` — N drifting ships in 4000², no orbs, each member seeing the whole arena
+//! (replication is O(members × entities) there); `scaled_arena/N` — the game at constant density
+//! (as `tick/scaled_arena`), replication only.
 
-use arena_benches::entities;
+use arena_benches::{BenchRoom, entities};
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{EntityState, NetId, Physics, Tick};
 use arena_server::replication::{ClientReplica, InputAck, Replicator, View};
 use arena_server::sim::net_ids::NetIdPool;
 use bevy_ecs::world::World;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 
 fn replicate(c: &mut Criterion) {
@@ -63,5 +71,38 @@ fn replicate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, replicate);
+fn replicate_room(c: &mut Criterion) {
+    let mut group = c.benchmark_group("replicate_room");
+    group.sample_size(10);
+    let scaled = |clients: u32| {
+        let scale = f64::from(clients) / 100.0;
+        BenchRoom::new(clients, (4000.0 * scale.sqrt()) as f32, (300.0 * scale) as u32)
+    };
+    let rooms = [
+        ("crowd_full_view", 400u32, BenchRoom::crowd(400, 4000.0)),
+        ("crowd_full_view", 1000, BenchRoom::crowd(1000, 4000.0)),
+        ("scaled_arena", 2000, scaled(2000)),
+    ];
+    for (name, clients, mut room) in rooms {
+        group.throughput(Throughput::Elements(u64::from(clients)));
+        group.bench_function(BenchmarkId::new(name, clients), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    room.feed_inputs();
+                    room.room.simulate();
+                    let start = Instant::now();
+                    room.room.replicate();
+                    room.room.hand_off();
+                    spent += start.elapsed();
+                    room.drain();
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, replicate, replicate_room);
 criterion_main!(benches);
