@@ -6,6 +6,7 @@
 //! directly with mailboxes they read themselves.
 
 pub mod runner;
+pub mod schedule;
 
 use crate::mailbox::{Closing, Mailbox};
 use crate::metrics::ServerStats;

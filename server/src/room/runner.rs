@@ -1,11 +1,9 @@
-//! The room's OS thread: ticks a [`Room`] on absolute deadlines (`start + k·dt`, so there is no
-//! drift), feeding it the commands that arrived since the last tick and timing each phase.
-//!
-//! Missed-tick policy: a tick that ends after the next deadline is an *overrun*; the loop then
-//! runs the next ticks back to back to catch up, but never more than [`MAX_CATCH_UP_TICKS`]: past
-//! that it skips the missed ticks and re-anchors its schedule, so a long stall cannot spiral.
+//! The room's OS thread: ticks a [`Room`] when its [`TickSchedule`] says (absolute deadlines,
+//! catch-up and skips are decided there, from the time this loop reads), feeding it the commands
+//! that arrived since the last tick and timing each phase.
 
 use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
+use crate::room::schedule::{Step, TickSchedule};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_protocol::{ByeReason, InputBatch};
 use std::sync::Arc;
@@ -139,26 +137,28 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
     let Channels { control, inputs, faults } = channels;
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
     let mut hdr = TickHistograms::default();
-    let mut anchor = Instant::now();
-    let mut k: u32 = 0;
+    let mut schedule = TickSchedule::new(Instant::now(), dt, MAX_CATCH_UP_TICKS);
     let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
     let mut window = micros_histogram();
     tracing::info!(tick_hz = settings.sim.tick_hz, "room started");
     stats.tick_done();
     while !stop.load(Ordering::Relaxed) {
-        let deadline = anchor + dt * k;
         let now = Instant::now();
-        if now < deadline {
-            std::thread::sleep(deadline - now);
-        } else if now - deadline > dt * MAX_CATCH_UP_TICKS {
-            let missed = ((now - deadline).as_secs_f64() / dt.as_secs_f64()) as u64;
-            stats.skipped_ticks.inc_by(missed);
-            tracing::warn!(missed, "room fell behind; skipping ticks");
-            anchor = now;
-            k = 0;
-            continue;
-        } else if now - deadline > dt / 10 {
-            stats.catch_up_ticks.inc();
+        match schedule.poll(now) {
+            Step::WaitUntil(deadline) => {
+                std::thread::sleep(deadline - now);
+                continue;
+            }
+            Step::Skip { missed } => {
+                stats.skipped_ticks.inc_by(missed);
+                tracing::warn!(missed, "room fell behind; skipping ticks");
+                continue;
+            }
+            Step::Run { catching_up, .. } => {
+                if catching_up {
+                    stats.catch_up_ticks.inc();
+                }
+            }
         }
 
         let t0 = Instant::now();
@@ -194,10 +194,9 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
         }
         window.saturating_record((t4 - t0).as_micros().max(1) as u64);
         stats.tick_done();
-        if t4 > deadline + dt {
+        if schedule.finished(t4) {
             stats.overruns.inc();
         }
-        k += 1;
 
         if t4 - last_publish >= PUBLISH_EVERY {
             stats.publish(&hdr);
