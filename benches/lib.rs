@@ -94,21 +94,39 @@ impl BenchRoom {
             orbs,
             View { half_width: 1000.0, half_height: 625.0 },
             BenchInputs::Pattern,
+            1,
         )
     }
 
     /// The full-visibility crowd: `clients` members drifting in an `arena_size`² arena with no
-    /// orbs, each seeing the whole arena.
+    /// orbs, each seeing the whole arena; snapshots encoded on `threads` threads.
     #[must_use]
-    pub fn crowd(clients: u32, arena_size: f32) -> BenchRoom {
+    pub fn crowd(clients: u32, arena_size: f32, threads: usize) -> BenchRoom {
         let view = View { half_width: arena_size, half_height: arena_size };
-        BenchRoom::with(clients, arena_size, 0, view, BenchInputs::Drift)
+        BenchRoom::with(clients, arena_size, 0, view, BenchInputs::Drift, threads)
     }
 
-    /// A room at 30 Hz with `clients` members seeing `view`, playing `inputs`, warmed up by 30
-    /// ticks.
+    /// The game at the density of 100 players in 4000² (arena and orbs grow with the players),
+    /// snapshots encoded on `threads` threads.
     #[must_use]
-    pub fn with(clients: u32, arena_size: f32, orbs: u32, view: View, inputs: BenchInputs) -> BenchRoom {
+    pub fn scaled(clients: u32, threads: usize) -> BenchRoom {
+        let scale = f64::from(clients) / 100.0;
+        let view = View { half_width: 1000.0, half_height: 625.0 };
+        let (size, orbs) = ((4000.0 * scale.sqrt()) as f32, (300.0 * scale) as u32);
+        BenchRoom::with(clients, size, orbs, view, BenchInputs::Pattern, threads)
+    }
+
+    /// A room at 30 Hz with `clients` members seeing `view`, playing `inputs`, encoding on
+    /// `threads` threads, warmed up by 30 ticks.
+    #[must_use]
+    pub fn with(
+        clients: u32,
+        arena_size: f32,
+        orbs: u32,
+        view: View,
+        inputs: BenchInputs,
+        threads: usize,
+    ) -> BenchRoom {
         let settings = RoomSettings {
             sim: SimSettings {
                 tick_hz: 30,
@@ -122,6 +140,7 @@ impl BenchRoom {
             slow_client_ticks: u32::MAX,
             snapshot_budget: None,
             resume_grace: Duration::from_secs(15),
+            replication_threads: threads,
         };
         let mut room = Room::new(settings, Arc::new(ServerStats::default()));
         let mailboxes: Vec<Arc<Mailbox>> = (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
@@ -289,6 +308,7 @@ pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
         slow_client_ticks: u32::MAX,
         snapshot_budget: None,
         resume_grace: Duration::from_secs(15),
+        replication_threads: 1,
     };
     Room::new(settings, Arc::new(ServerStats::default()))
 }

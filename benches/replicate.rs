@@ -74,14 +74,12 @@ fn replicate(c: &mut Criterion) {
 fn replicate_room(c: &mut Criterion) {
     let mut group = c.benchmark_group("replicate_room");
     group.sample_size(10);
-    let scaled = |clients: u32| {
-        let scale = f64::from(clients) / 100.0;
-        BenchRoom::new(clients, (4000.0 * scale.sqrt()) as f32, (300.0 * scale) as u32)
-    };
     let rooms = [
-        ("crowd_full_view", 400u32, BenchRoom::crowd(400, 4000.0)),
-        ("crowd_full_view", 1000, BenchRoom::crowd(1000, 4000.0)),
-        ("scaled_arena", 2000, scaled(2000)),
+        ("crowd_full_view", 400u32, BenchRoom::crowd(400, 4000.0, 1)),
+        ("crowd_full_view", 1000, BenchRoom::crowd(1000, 4000.0, 1)),
+        ("crowd_full_view_2_threads", 1000, BenchRoom::crowd(1000, 4000.0, 2)),
+        ("scaled_arena", 2000, BenchRoom::scaled(2000, 1)),
+        ("scaled_arena_2_threads", 2000, BenchRoom::scaled(2000, 2)),
     ];
     for (name, clients, mut room) in rooms {
         group.throughput(Throughput::Elements(u64::from(clients)));

@@ -25,6 +25,11 @@ fn tick(c: &mut Criterion) {
         let mut room = BenchRoom::new(clients, (4000.0 * scale.sqrt()) as f32, (300.0 * scale) as u32);
         group.bench_function(BenchmarkId::new("scaled_arena", clients), |b| b.iter(|| room.tick()));
     }
+    // The same with the snapshots encoded on a pool of two threads.
+    for clients in [500u32, 2000] {
+        let mut room = BenchRoom::scaled(clients, 2);
+        group.bench_function(BenchmarkId::new("scaled_arena_2_threads", clients), |b| b.iter(|| room.tick()));
+    }
     group.finish();
 }
 

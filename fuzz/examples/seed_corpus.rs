@@ -189,6 +189,7 @@ fn play(seeds: &mut Seeds) {
         slow_client_ticks: 1000,
         snapshot_budget: None,
         resume_grace: Duration::from_secs(15),
+        replication_threads: 1,
     };
     let mut room = Room::new(settings, Arc::new(ServerStats::default()));
     let styles = [Behaviour::Chase, Behaviour::Kite, Behaviour::Wander, Behaviour::Patrol, Behaviour::Mixed];

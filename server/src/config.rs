@@ -94,6 +94,12 @@ pub struct Config {
     #[arg(long, env = "ARENA_RESUME_GRACE", default_value = "15s", value_parser = grace_duration)]
     pub resume_grace: Duration,
 
+    /// Threads that encode the members' snapshots each tick, at once (a burst at the start of
+    /// every tick, before the connections' writers run). `0`: half the cores, at least two
+    /// where there are two. `1`: the room thread alone.
+    #[arg(long, env = "ARENA_REPLICATION_THREADS", default_value_t = 0)]
+    pub replication_threads: usize,
+
     /// Link conditioner (a development and test tool, off by default): delay every frame, in
     /// each direction, by this much (e.g. `75ms` for a 150 ms round trip). A range such as
     /// `20ms..200ms` gives each connection a latency picked at random from it.
@@ -295,6 +301,17 @@ impl Config {
     #[must_use]
     pub fn web_root(&self) -> PathBuf {
         self.web_root.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-client"))
+    }
+
+    /// The replication threads to run: `--replication-threads`, or for `0` half the cores and at
+    /// least two where there are two.
+    #[must_use]
+    pub fn replication_threads(&self) -> usize {
+        if self.replication_threads > 0 {
+            return self.replication_threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        (cores / 2).max(2).min(cores)
     }
 
     /// The snapshot body budget per client per tick implied by `--max-kbps` (a snapshot's

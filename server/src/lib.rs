@@ -127,6 +127,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
         snapshot_budget: config.snapshot_budget(),
         resume_grace: config.resume_grace,
+        replication_threads: config.replication_threads(),
     };
     let stats = Arc::new(ServerStats::new(tick_hz));
     let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;

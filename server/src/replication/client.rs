@@ -89,6 +89,11 @@ pub struct ClientReplica {
     next_added: Vec<NetId>,
     next_removed: Vec<NetId>,
     scratch: Baseline,
+    /// The last `encode_frame` replaced a pending snapshot whose spawns (now in `next_added`)
+    /// `account_ids` must release.
+    release_replaced: bool,
+    /// `encode_frame` ran and `account_ids` has not yet.
+    unaccounted: bool,
     full_requested: bool,
     /// Most body bytes per snapshot, if the client has a bandwidth budget.
     budget: Option<usize>,
@@ -119,6 +124,8 @@ impl ClientReplica {
             next_added: Vec::new(),
             next_removed: Vec::new(),
             scratch: Baseline::default(),
+            release_replaced: false,
+            unaccounted: false,
             full_requested: true,
             budget,
             writer: BodyWriter::default(),
@@ -142,6 +149,7 @@ impl ClientReplica {
     /// `ids` hears which ids the client no longer holds: those the snapshot despawned if it was
     /// taken, those it spawned if it was dropped.
     pub fn settle(&mut self, dropped: bool, ids: &mut NetIdPool) {
+        self.account_ids(ids);
         if self.has_pending {
             if dropped {
                 self.full_requested |= self.pending_full;
@@ -160,6 +168,7 @@ impl ClientReplica {
     /// holds nothing any more. A replica dropped without this keeps its ids from ever being
     /// reused (safe, but a leak).
     pub fn forget(&mut self, ids: &mut NetIdPool) {
+        self.account_ids(ids);
         self.committed.entities.iter().for_each(|e| ids.release(e.id));
         self.committed.entities.clear();
         self.committed.priority.clear();
@@ -178,6 +187,16 @@ impl ClientReplica {
     /// `ids` hears of every id the snapshot spawns (the client may hold it from now on). A pending
     /// snapshot not settled first is replaced as if dropped.
     pub fn encode(&mut self, rep: &Replicator, ack: InputAck, ids: &mut NetIdPool) -> &[u8] {
+        self.encode_frame(rep, ack);
+        self.account_ids(ids);
+        &self.frame
+    }
+
+    /// [`ClientReplica::encode`] without touching the id pool, so that many replicas can encode
+    /// at once on worker threads (`rep` is only read). [`ClientReplica::account_ids`] must follow
+    /// before this replica is settled or encoded again.
+    pub fn encode_frame(&mut self, rep: &Replicator, ack: InputAck) -> &[u8] {
+        debug_assert!(!self.unaccounted, "account_ids was not called after the last encode_frame");
         let tick = rep.tick;
         let gap = match self.committed.tick {
             Some(t) if !self.full_requested && tick.0 > t.0 => tick.0 - t.0,
@@ -332,11 +351,10 @@ impl ClientReplica {
             // A full snapshot replaces the client's world: compare it with what it holds.
             diff_ids(&self.committed.entities, &self.scratch.entities, &mut self.next_added, &mut self.next_removed);
         }
-        // Hold the new before letting go of the old, so that no count touches zero in between.
-        self.next_added.iter().for_each(|&id| ids.hold(id));
-        if self.has_pending {
-            self.added.iter().for_each(|&id| ids.release(id));
-        }
+        // The spawns of the replaced pending snapshot (if any) move to `next_added`, to be
+        // released by `account_ids` after the new spawns are held.
+        self.release_replaced = self.has_pending;
+        self.unaccounted = true;
         std::mem::swap(&mut self.added, &mut self.next_added);
         std::mem::swap(&mut self.removed, &mut self.next_removed);
 
@@ -346,6 +364,21 @@ impl ClientReplica {
         self.pending_full = gap == 0;
         self.full_requested = false;
         &self.frame
+    }
+
+    /// Tells `ids` what the last [`ClientReplica::encode_frame`] changed: the ids its snapshot
+    /// spawns are held from now on; those spawned by the pending snapshot it replaced are not.
+    pub fn account_ids(&mut self, ids: &mut NetIdPool) {
+        if !self.unaccounted {
+            return;
+        }
+        // Hold the new before letting go of the old, so that no count touches zero in between.
+        self.added.iter().for_each(|&id| ids.hold(id));
+        if self.release_replaced {
+            self.next_added.iter().for_each(|&id| ids.release(id));
+        }
+        self.release_replaced = false;
+        self.unaccounted = false;
     }
 }
 

@@ -18,7 +18,8 @@ use arena_protocol::{
     Bye, ByeReason, GameEvent, InputBatch, NetId, ResumeToken, ScoreEntry, Scoreboard, ServerMsg, Tick, Welcome,
 };
 use bevy_ecs::entity::Entity;
-use std::collections::HashMap;
+use rayon::iter::{IntoParallelRefMutIterator, ParallelExtend, ParallelIterator};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -82,6 +83,9 @@ pub struct RoomSettings {
     pub snapshot_budget: Option<usize>,
     /// How long the ship of a player whose connection was lost is kept for it to resume.
     pub resume_grace: Duration,
+    /// Threads that encode members' snapshots at once (a worker pool the room owns); 1 encodes
+    /// on the room thread alone.
+    pub replication_threads: usize,
 }
 
 impl RoomSettings {
@@ -99,6 +103,10 @@ struct Member {
     token: ResumeToken,
     /// The pilot's input counts already added to the room's metrics.
     counted: QueueCounts,
+    /// What this tick's snapshot tells the client about its inputs.
+    ack: InputAck,
+    /// Encode a snapshot for this member this tick (false: it is being closed as too slow).
+    due: bool,
 }
 
 /// The ship of a player whose connection was lost, kept (idle, and in play) until `until`.
@@ -108,12 +116,24 @@ struct Suspended {
     until: Tick,
 }
 
+/// A pool of `threads` workers for encoding snapshots, or none for one thread (or if the
+/// system refuses threads: then the room encodes on its own thread, and says so).
+fn replication_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    if threads <= 1 {
+        return None;
+    }
+    let built = rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("replicate-{i}")).build();
+    built.map_err(|e| tracing::warn!(error = %e, "no replication threads; encoding on the room thread")).ok()
+}
+
 /// One room's simulation, members and replication.
 pub struct Room {
     settings: RoomSettings,
     sim: Sim,
     replicator: Replicator,
-    members: HashMap<ClientId, Member>,
+    /// By client id, so that every pass over the members runs in the same order on every run
+    /// (the id pool's reuse order follows it: the room is deterministic for a seed and script).
+    members: BTreeMap<ClientId, Member>,
     stats: Arc<ServerStats>,
     buf: Vec<u8>,
     scoreboard: Scoreboard,
@@ -122,6 +142,8 @@ pub struct Room {
     suspended: Vec<Suspended>,
     tick_start: Option<Instant>,
     shots_counted: crate::sim::resources::ShotStats,
+    /// Encodes members' snapshots in parallel when `replication_threads` > 1.
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl Room {
@@ -134,7 +156,7 @@ impl Room {
             settings,
             sim,
             replicator,
-            members: HashMap::new(),
+            members: BTreeMap::new(),
             stats,
             buf: Vec::new(),
             scoreboard: Scoreboard::default(),
@@ -143,6 +165,7 @@ impl Room {
             suspended: Vec::new(),
             tick_start: None,
             shots_counted: Default::default(),
+            pool: replication_pool(settings.replication_threads),
         }
     }
 
@@ -274,7 +297,18 @@ impl Room {
         let _ = mailbox.send_reliable(frame);
         let replica = ClientReplica::new(id, self.settings.snapshot_budget);
         let counted = self.sim.pilot(entity).map(|p| p.queue.counts()).unwrap_or_default();
-        self.members.insert(client, Member { entity, id, mailbox, replica, untaken_in_row: 0, token, counted });
+        let member = Member {
+            entity,
+            id,
+            mailbox,
+            replica,
+            untaken_in_row: 0,
+            token,
+            counted,
+            ack: InputAck::default(),
+            due: false,
+        };
+        self.members.insert(client, member);
     }
 
     /// The ship a resume token belongs to, taken away from whoever holds it: a suspended player
@@ -371,21 +405,24 @@ impl Room {
         self.stats.entities.set(self.replicator.states().len() as i64);
         let mut dropped = 0;
         self.outbox.clear();
+        // First, in turn: settle last tick's snapshots, find the slow, read each pilot's acks.
         for (client, m) in &mut self.members {
             let was_dropped = m.mailbox.retract_snapshot();
             m.replica.settle(was_dropped, self.sim.net_ids());
+            m.due = true;
             if was_dropped {
                 dropped += 1;
                 m.untaken_in_row += 1;
                 if m.untaken_in_row > self.settings.slow_client_ticks {
                     self.leaving.push((*client, ByeReason::TooSlow, "snapshots were not read in time"));
+                    m.due = false;
                     continue;
                 }
             } else {
                 m.untaken_in_row = 0;
             }
             let pilot = self.sim.pilot(m.entity);
-            let ack = pilot.map_or(InputAck::default(), |p| InputAck {
+            m.ack = pilot.map_or(InputAck::default(), |p| InputAck {
                 seq: p.ack_seq,
                 speculated: p.queue.unconfirmed().min(255) as u8,
                 queue: p.queue.depth().min(255) as u8,
@@ -398,8 +435,20 @@ impl Room {
                 stats.inputs_drained.inc_by(c.drained.saturating_sub(m.counted.drained));
                 m.counted = c;
             }
-            let frame = Bytes::copy_from_slice(m.replica.encode(&self.replicator, ack, self.sim.net_ids()));
-            self.outbox.push((m.mailbox.clone(), frame));
+        }
+        // Then every snapshot at once: each reads the shared capture and writes its own replica.
+        let Room { members, replicator, outbox, pool, .. } = self;
+        let rep = &*replicator;
+        let encode = |m: &mut Member| {
+            m.due.then(|| (m.mailbox.clone(), Bytes::copy_from_slice(m.replica.encode_frame(rep, m.ack))))
+        };
+        match pool {
+            Some(pool) => pool.install(|| outbox.par_extend(members.par_iter_mut().filter_map(|(_, m)| encode(m)))),
+            None => outbox.extend(members.values_mut().filter_map(encode)),
+        }
+        // Last, in turn: the ids the snapshots spawn are held from now on.
+        for m in self.members.values_mut() {
+            m.replica.account_ids(self.sim.net_ids());
         }
         self.stats.snapshots_dropped.inc_by(dropped);
     }
@@ -443,10 +492,13 @@ impl Room {
 
     /// Says goodbye to every member (the server is shutting down).
     pub fn close_all(&mut self, reason: ByeReason, message: &str) {
-        for (_, m) in self.members.drain() {
+        for (_, m) in std::mem::take(&mut self.members) {
             m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned() }));
             self.stats.count_close(reason.label());
         }
         self.stats.clients.set(0);
     }
 }
+
+#[cfg(test)]
+mod tests;
