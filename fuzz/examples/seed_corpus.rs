@@ -131,7 +131,7 @@ fn golden(seeds: &mut Seeds) {
         }),
     ];
     for reason in [ByeReason::VersionMismatch, ByeReason::JoinRefused, ByeReason::ProtocolError] {
-        msgs.push(ServerMsg::Bye(Bye { reason, message: "v".into() }));
+        msgs.push(ServerMsg::Bye(Bye { reason, message: "v".into(), retry_after_ms: 0 }));
     }
     for msg in msgs {
         let frame = encode_server(&msg);

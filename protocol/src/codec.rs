@@ -105,7 +105,7 @@ mod tests {
             resume: None,
             join_token: None,
         });
-        assert_eq!(hex(&encode_client(&msg)), "0004036163650000");
+        assert_eq!(hex(&encode_client(&msg)), "0005036163650000");
         let token = ResumeToken([0xab; 16]);
         let msg = ClientMsg::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -113,7 +113,7 @@ mod tests {
             resume: Some(token),
             join_token: None,
         });
-        assert_eq!(hex(&encode_client(&msg)), format!("0004016101{}00", "ab".repeat(16)));
+        assert_eq!(hex(&encode_client(&msg)), format!("0005016101{}00", "ab".repeat(16)));
     }
 
     #[test]
@@ -185,8 +185,8 @@ mod tests {
 
     #[test]
     fn golden_bye() {
-        let msg = ServerMsg::Bye(Bye { reason: ByeReason::VersionMismatch, message: "v".into() });
-        assert_eq!(hex(&encode_server(&msg)), "05000176");
+        let msg = ServerMsg::Bye(Bye { reason: ByeReason::VersionMismatch, message: "v".into(), retry_after_ms: 0 });
+        assert_eq!(hex(&encode_server(&msg)), "0500017600");
     }
 
     #[test]

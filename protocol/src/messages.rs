@@ -310,6 +310,9 @@ pub struct Bye {
     pub reason: ByeReason,
     /// A short explanation for logs and players.
     pub message: String,
+    /// When the client may try again, in milliseconds; 0 if the server has no advice (a refusal
+    /// that waiting will not fix, or a close that needs none).
+    pub retry_after_ms: u32,
 }
 
 /// Machine-readable reasons for closing a connection.
@@ -344,6 +347,9 @@ pub enum ByeReason {
     ServerError,
     /// The client broke the WebSocket protocol itself (e.g. an unmasked or reserved frame).
     ProtocolError,
+    /// The server cannot hold its tick rate with more players now; `retry_after_ms` says when
+    /// to try again.
+    ServerBusy,
 }
 
 impl ByeReason {
@@ -366,6 +372,7 @@ impl ByeReason {
             ByeReason::JoinRefused => 4006,
             ByeReason::ServerError => 1011,
             ByeReason::ProtocolError => 1002,
+            ByeReason::ServerBusy => 4007,
         }
     }
 
@@ -387,6 +394,7 @@ impl ByeReason {
             ByeReason::JoinRefused => "join_refused",
             ByeReason::ServerError => "server_error",
             ByeReason::ProtocolError => "protocol_error",
+            ByeReason::ServerBusy => "server_busy",
         }
     }
 }

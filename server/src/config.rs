@@ -100,6 +100,12 @@ pub struct Config {
     #[arg(long, env = "ARENA_REPLICATION_THREADS", default_value_t = 0)]
     pub replication_threads: usize,
 
+    /// Admission control: while the room cannot hold its tick rate (overruns, skipped ticks, or
+    /// ticks near the budget over the last 2 s), turn new players away with `ServerBusy` and
+    /// answer 503 on `/readyz`. `false` lets everyone in however loaded the room is.
+    #[arg(long, env = "ARENA_ADMISSION_CONTROL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub admission_control: bool,
+
     /// Link conditioner (a development and test tool, off by default): delay every frame, in
     /// each direction, by this much (e.g. `75ms` for a 150 ms round trip). A range such as
     /// `20ms..200ms` gives each connection a latency picked at random from it.

@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn the_first_close_wins() {
         let mb = Mailbox::default();
-        let bye = Bye { reason: ByeReason::TooSlow, message: "slow".into() };
+        let bye = Bye { reason: ByeReason::TooSlow, message: "slow".into(), retry_after_ms: 0 };
         mb.close(Closing::Bye(bye.clone()));
         mb.close(Closing::Quietly);
         let mut batch = Batch::default();

@@ -98,6 +98,9 @@ pub struct ServerStats {
     pub desyncs_reported: Counter,
     /// Ships kept for players whose connection was lost (the resume grace).
     pub suspended: Gauge,
+    /// 1 while the room cannot hold its tick rate with more players (admission control: new
+    /// players are turned away with `ServerBusy`, `/readyz` answers 503), else 0.
+    pub busy: Gauge,
     /// Players who came back with their resume token.
     pub resumes: Counter,
     /// Ticks whose input had not arrived and was speculated from the last one.
@@ -197,6 +200,7 @@ impl ServerStats {
             inputs_dropped: Counter::default(),
             desyncs_reported: Counter::default(),
             suspended: Gauge::default(),
+            busy: Gauge::default(),
             resumes: Counter::default(),
             inputs_speculated: Counter::default(),
             inputs_mispredicted: Counter::default(),
@@ -232,6 +236,11 @@ impl ServerStats {
         let r = &mut self.registry;
         let arena = r.sub_registry_with_prefix("arena");
         arena.register("clients_connected", "Players in the room", self.clients.clone());
+        arena.register(
+            "room_busy",
+            "1 while the room cannot hold its tick rate with more players (new ones are refused)",
+            self.busy.clone(),
+        );
         arena.register(
             "connections_open",
             "WebSocket connections open (handshaking or playing)",
@@ -382,6 +391,12 @@ impl ServerStats {
     pub fn tick_done(&self) {
         let micros = self.started.elapsed().as_micros().max(1) as u64;
         self.last_tick.store(micros, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the room is too loaded to take more players (see `room::load`).
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.busy.get() > 0
     }
 
     /// How long ago the room last finished a tick; `None` if it never started.

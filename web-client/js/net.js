@@ -143,8 +143,8 @@ export class Connection {
     this.fullRequests = 0;
     /** When the last RequestFull went out while the world is lost; null while in sync. */
     this.resyncSince = /** @type {number | null} */ (null);
-    /** Last Bye from the server on the current connection, if any: `{ reason, message }`. */
-    this.lastBye = /** @type {{ reason: string, message: string } | null} */ (null);
+    /** Last Bye from the server on the current connection, if any. */
+    this.lastBye = /** @type {{ reason: string, message: string, retry_after_ms?: number } | null} */ (null);
     /** The resume token of the last Welcome (16 bytes), sent in the next Hello. */
     this.resumeToken = /** @type {Uint8Array | null} */ (null);
     /** Welcomes received (1 after the first join; each reconnect adds one). */
@@ -327,7 +327,8 @@ export class Connection {
     if (!this.stopped) this.lost++;
     let retryInMs = null;
     if (shouldReconnect({ stopped: this.stopped, byeReason })) {
-      retryInMs = backoffMs(this.attempt, this.random);
+      // A server that said when to come back (`ServerBusy`) is not asked sooner.
+      retryInMs = Math.max(backoffMs(this.attempt, this.random), this.lastBye?.retry_after_ms ?? 0);
       this.attempt = Math.min(this.attempt + 1, 10);
       this.retryAt = this.now() + retryInMs;
       clearTimeout(this.retryTimer);

@@ -176,6 +176,22 @@ test('Replaced is not retried', (t) => {
   assert.equal(sockets.length, 1, 'no new connection after Replaced');
 });
 
+test('ServerBusy is retried, but not before the server said', (t) => {
+  t.after(() => mock.timers.reset());
+  const { conn, sockets, closes, advance } = harness();
+  conn.start();
+  sockets[0].open();
+  sockets[0].deliver({ Bye: { reason: 'ServerBusy', message: 'busy', retry_after_ms: 5000 } });
+  sockets[0].serverClose(4007);
+  assert.equal(closes[0].byeReason, 'ServerBusy');
+  assert.ok(closes[0].retryInMs >= 5000, `waits for the hint: ${closes[0].retryInMs}`);
+  advance(4999);
+  assert.equal(sockets.length, 1, 'not before 5 s');
+  advance(closes[0].retryInMs - 4999);
+  assert.equal(sockets.length, 2, 'then it tries again');
+  conn.stop();
+});
+
 test('stop() says goodbye with 1000 and does not come back', (t) => {
   t.after(() => mock.timers.reset());
   const { conn, sockets, closes, advance } = harness();

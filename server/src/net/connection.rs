@@ -12,9 +12,9 @@ use crate::room::{ClientId, RoomCommand};
 use arena_netsim::{DelayLine, LinkProfile};
 use arena_protocol::codec::{CodecError, MAX_CLIENT_FRAME, encode_server_into};
 use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_client};
-use futures_util::SinkExt;
 use futures_util::StreamExt;
 use futures_util::stream::SplitSink;
+use futures_util::{FutureExt, SinkExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -29,7 +29,17 @@ use tracing::Instrument;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn bye(reason: ByeReason, message: impl Into<String>) -> Bye {
-    Bye { reason, message: message.into() }
+    Bye { reason, message: message.into(), retry_after_ms: 0 }
+}
+
+/// The refusal of a new player while the room cannot hold its tick rate, with when to retry.
+fn busy() -> Bye {
+    let retry = crate::room::load::BUSY_RETRY_AFTER;
+    Bye {
+        reason: ByeReason::ServerBusy,
+        message: format!("the server is busy; try again in {} s", retry.as_secs()),
+        retry_after_ms: retry.as_millis() as u32,
+    }
 }
 
 /// Serves one upgraded connection until it ends. `budget` is the one its [`MeteredIo`] charges.
@@ -172,16 +182,28 @@ where
         () = app.shutdown.cancelled() => return not_joined(Some(bye(ByeReason::ShuttingDown, "the server is shutting down"))),
         first = tokio::time::timeout(app.hello_timeout, next_binary(stream, budget, &app.stats)) => first,
     };
+    let first = match first {
+        Ok(frame) => frame,
+        // Before calling the client silent: its Hello may be here already, with this task late to
+        // read it (a busy machine). And a busy room is the likelier reason than a silent client.
+        Err(_) => match next_binary(stream, budget, &app.stats).now_or_never() {
+            Some(frame) => frame,
+            None if app.turns_players_away() => {
+                app.stats.count_refusal("server_busy");
+                return not_joined(Some(busy()));
+            }
+            None => {
+                return not_joined(Some(bye(
+                    ByeReason::HandshakeTimeout,
+                    format!("no Hello within {:?}", app.hello_timeout),
+                )));
+            }
+        },
+    };
     let hello = match first {
-        Err(_) => {
-            return not_joined(Some(bye(
-                ByeReason::HandshakeTimeout,
-                format!("no Hello within {:?}", app.hello_timeout),
-            )));
-        }
-        Ok(Frame::Gone(_)) => return not_joined(None),
-        Ok(Frame::Bad(b)) => return not_joined(Some(b)),
-        Ok(Frame::Binary(bytes)) => match decode_client(&bytes) {
+        Frame::Gone(_) => return not_joined(None),
+        Frame::Bad(b) => return not_joined(Some(b)),
+        Frame::Binary(bytes) => match decode_client(&bytes) {
             Ok(ClientMsg::Hello(hello)) => hello,
             Ok(_) => {
                 return not_joined(Some(bye(ByeReason::Malformed, "the first message must be Hello")));
@@ -199,6 +221,12 @@ where
     if hello.protocol_version != PROTOCOL_VERSION {
         let message = format!("protocol version {} is not the server's {PROTOCOL_VERSION}", hello.protocol_version);
         return not_joined(Some(bye(ByeReason::VersionMismatch, message)));
+    }
+    // Admission control: a room that cannot hold its tick rate takes no new players (one coming
+    // back to its ship is already counted in the room's load).
+    if hello.resume.is_none() && app.turns_players_away() {
+        app.stats.count_refusal("server_busy");
+        return not_joined(Some(busy()));
     }
     // With join tokens on, a player needs a valid token, or a resume token for a ship the room
     // still keeps (the room refuses the join if it does not).

@@ -39,6 +39,8 @@ pub struct AppState {
     pub max_clients: u32,
     /// How long a client has to send its `Hello`.
     pub hello_timeout: Duration,
+    /// `--admission-control`: turn new players away while the room is busy.
+    pub admission_control: bool,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
@@ -61,6 +63,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Whether new players are turned away now: admission control is on and the room is busy.
+    #[must_use]
+    pub fn turns_players_away(&self) -> bool {
+        self.admission_control && self.stats.is_busy()
+    }
+
     /// Shared state for a server whose room is behind `inbox`.
     #[must_use]
     pub fn new(
@@ -75,6 +83,7 @@ impl AppState {
             tick_hz: config.tick_hz,
             max_clients: config.max_clients,
             hello_timeout: config.hello_timeout,
+            admission_control: config.admission_control,
             shutdown,
             tracker: TaskTracker::new(),
             link: crate::net::link::LinkSettings { latency: config.sim_latency, jitter: config.sim_jitter },
@@ -134,14 +143,18 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Readiness: accepting players (room ticking, not draining, below `--max-clients`); 503 with
-/// the reason if not.
+/// Readiness: accepting players (room ticking, not draining, not busy, below `--max-clients`);
+/// 503 with the reason if not (and `Retry-After` when busy).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let clients = state.stats.clients.get();
     if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining: the server is shutting down\n").into_response()
     } else if state.stats.since_last_tick().is_none_or(|ago| ago > state.watchdog) {
         (StatusCode::SERVICE_UNAVAILABLE, "stuck: the room is not ticking\n").into_response()
+    } else if state.turns_players_away() {
+        let retry = crate::room::load::BUSY_RETRY_AFTER.as_secs().to_string();
+        let body = "busy: the room cannot hold its tick rate with more players\n";
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], body).into_response()
     } else if clients >= i64::from(state.max_clients) {
         (StatusCode::SERVICE_UNAVAILABLE, format!("full: {clients} of {} players\n", state.max_clients)).into_response()
     } else {

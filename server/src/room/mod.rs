@@ -5,6 +5,7 @@
 //! [`Room::simulate`] and [`Room::replicate`] on its clock, and tests or benches can call them
 //! directly with mailboxes they read themselves.
 
+pub mod load;
 pub mod runner;
 pub mod schedule;
 
@@ -251,7 +252,7 @@ impl Room {
             }
             None if require_resume => {
                 let message = "that player is gone (resume grace over); get a new join token".to_owned();
-                mailbox.close(Closing::Bye(Bye { reason: ByeReason::JoinRefused, message }));
+                mailbox.close(Closing::Bye(Bye { reason: ByeReason::JoinRefused, message, retry_after_ms: 0 }));
                 self.stats.count_close(ByeReason::JoinRefused.label());
                 return;
             }
@@ -259,7 +260,7 @@ impl Room {
                 if self.members.len() + self.suspended.len() >= self.settings.max_clients as usize {
                     if self.suspended.is_empty() || self.members.len() >= self.settings.max_clients as usize {
                         let message = format!("the room is full ({} players)", self.settings.max_clients);
-                        mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
+                        mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message, retry_after_ms: 0 }));
                         self.stats.count_close(ByeReason::ServerFull.label());
                         return;
                     }
@@ -270,7 +271,7 @@ impl Room {
                 }
                 let Some((entity, id)) = self.sim.spawn_ship(name) else {
                     let message = "the room has no net ids left".to_owned();
-                    mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message }));
+                    mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message, retry_after_ms: 0 }));
                     self.stats.count_close(ByeReason::ServerFull.label());
                     return;
                 };
@@ -325,7 +326,7 @@ impl Room {
         let client = self.members.iter().find(|(_, m)| m.token == token).map(|(c, _)| *c)?;
         let m = self.remove_member(client)?;
         let message = "this player resumed on another connection".to_owned();
-        m.mailbox.close(Closing::Bye(Bye { reason: ByeReason::Replaced, message }));
+        m.mailbox.close(Closing::Bye(Bye { reason: ByeReason::Replaced, message, retry_after_ms: 0 }));
         self.stats.count_close(ByeReason::Replaced.label());
         Some((m.entity, m.id))
     }
@@ -387,7 +388,7 @@ impl Room {
     fn close_leaving(&mut self) {
         for (client, reason, why) in std::mem::take(&mut self.leaving) {
             if let Some(m) = self.remove_member(client) {
-                m.mailbox.close(Closing::Bye(Bye { reason, message: why.to_owned() }));
+                m.mailbox.close(Closing::Bye(Bye { reason, message: why.to_owned(), retry_after_ms: 0 }));
                 self.stats.count_close(reason.label());
                 self.sim.despawn_ship(m.entity);
             }
@@ -493,7 +494,7 @@ impl Room {
     /// Says goodbye to every member (the server is shutting down).
     pub fn close_all(&mut self, reason: ByeReason, message: &str) {
         for (_, m) in std::mem::take(&mut self.members) {
-            m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned() }));
+            m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned(), retry_after_ms: 0 }));
             self.stats.count_close(reason.label());
         }
         self.stats.clients.set(0);

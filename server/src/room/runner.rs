@@ -3,6 +3,7 @@
 //! that arrived since the last tick and timing each phase.
 
 use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
+use crate::room::load::LoadGauge;
 use crate::room::schedule::{Step, TickSchedule};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_protocol::{ByeReason, InputBatch};
@@ -138,6 +139,7 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
     let mut hdr = TickHistograms::default();
     let mut schedule = TickSchedule::new(Instant::now(), dt, MAX_CATCH_UP_TICKS);
+    let mut load = LoadGauge::for_tick_rate(settings.sim.tick_hz);
     let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
     let mut window = micros_histogram();
     tracing::info!(tick_hz = settings.sim.tick_hz, "room started");
@@ -151,6 +153,7 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
             }
             Step::Skip { missed } => {
                 stats.skipped_ticks.inc_by(missed);
+                stats.busy.set(i64::from(load.skipped(missed)));
                 tracing::warn!(missed, "room fell behind; skipping ticks");
                 continue;
             }
@@ -194,9 +197,11 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
         }
         window.saturating_record((t4 - t0).as_micros().max(1) as u64);
         stats.tick_done();
-        if schedule.finished(t4) {
+        let overran = schedule.finished(t4);
+        if overran {
             stats.overruns.inc();
         }
+        stats.busy.set(i64::from(load.tick(t4 - t0, overran)));
 
         if t4 - last_publish >= PUBLISH_EVERY {
             stats.publish(&hdr);

@@ -788,12 +788,16 @@ mod tests {
                 json!({"Scoreboard": {"players_online": 3, "top": [{"id": 1, "score": 10}]}}),
             ),
             (
-                ServerMsg::Bye(Bye { reason: ByeReason::VersionMismatch, message: "old client".into() }),
-                json!({"Bye": {"reason": "VersionMismatch", "message": "old client"}}),
+                ServerMsg::Bye(Bye {
+                    reason: ByeReason::VersionMismatch,
+                    message: "old client".into(),
+                    retry_after_ms: 0,
+                }),
+                json!({"Bye": {"reason": "VersionMismatch", "message": "old client", "retry_after_ms": 0}}),
             ),
             (
-                ServerMsg::Bye(Bye { reason: ByeReason::Replaced, message: "elsewhere".into() }),
-                json!({"Bye": {"reason": "Replaced", "message": "elsewhere"}}),
+                ServerMsg::Bye(Bye { reason: ByeReason::Replaced, message: "elsewhere".into(), retry_after_ms: 0 }),
+                json!({"Bye": {"reason": "Replaced", "message": "elsewhere", "retry_after_ms": 0}}),
             ),
         ];
         for (msg, expected) in cases {
