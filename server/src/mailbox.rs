@@ -63,9 +63,18 @@ impl Mailbox {
         self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a frame that must arrive. Fails (and queues nothing) when the client's backlog is
-    /// already too large, or the mailbox is closing.
+    /// Queues a frame that must arrive and wakes the writer. Fails (and queues nothing) when the
+    /// client's backlog is already too large, or the mailbox is closing.
     pub fn send_reliable(&self, frame: Bytes) -> Result<(), BacklogFull> {
+        self.queue_reliable(frame)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues a frame that must arrive *without* waking the writer: it goes out with the next
+    /// snapshot (the room queues a tick's events and scoreboard this way, so each client costs
+    /// one wake and one write per tick). Fails like [`Mailbox::send_reliable`].
+    pub fn queue_reliable(&self, frame: Bytes) -> Result<(), BacklogFull> {
         let mut lanes = self.lanes();
         if lanes.closing.is_some() {
             return Ok(());
@@ -75,8 +84,6 @@ impl Mailbox {
         }
         lanes.reliable_bytes += frame.len();
         lanes.reliable.push_back(frame);
-        drop(lanes);
-        self.wake.notify_one();
         Ok(())
     }
 

@@ -377,9 +377,11 @@ impl Room {
         self.close_leaving();
     }
 
+    /// Queues `frame` for every member; it goes out with the member's next snapshot (one wake
+    /// and one write per member per tick).
     fn broadcast(&mut self, frame: &Bytes) {
         for (client, m) in &self.members {
-            if m.mailbox.send_reliable(frame.clone()).is_err() {
+            if m.mailbox.queue_reliable(frame.clone()).is_err() {
                 self.leaving.push((*client, ByeReason::TooSlow, "too many unread events"));
             }
         }
@@ -454,17 +456,18 @@ impl Room {
         self.stats.snapshots_dropped.inc_by(dropped);
     }
 
-    /// Hands the snapshots [`Room::replicate`] encoded to the members' writers; once a second,
-    /// the scoreboard too if it changed; closes the members marked too slow.
+    /// Hands the snapshots [`Room::replicate`] encoded to the members' writers, each with the
+    /// tick's events and (once a second, if it changed) the scoreboard queued before it: one wake
+    /// per member. Closes the members marked too slow.
     pub fn hand_off(&mut self) {
+        if self.sim.tick().0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
+            self.send_scoreboard();
+        }
         let sent = self.outbox.len() as u64;
         for (mailbox, frame) in self.outbox.drain(..) {
             mailbox.offer_snapshot(frame);
         }
         self.stats.snapshots_sent.inc_by(sent);
-        if self.sim.tick().0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
-            self.send_scoreboard();
-        }
         self.close_leaving();
     }
 

@@ -129,3 +129,48 @@ fn the_worker_pool_sends_every_client_the_very_bytes_one_thread_sends() {
         );
     }
 }
+
+#[test]
+fn a_ticks_events_wait_for_its_snapshot_one_wake_per_member() {
+    use futures_util::FutureExt;
+    let mut room = Room::new(settings(1), Arc::new(ServerStats::default()));
+    let (first, second) = (Arc::new(Mailbox::default()), Arc::new(Mailbox::default()));
+    let join = |room: &mut Room, i: u64, mailbox: &Arc<Mailbox>| {
+        let mailbox = mailbox.clone();
+        room.handle(RoomCommand::Join {
+            client: ClientId(i),
+            name: format!("p{i}"),
+            mailbox,
+            resume: None,
+            require_resume: false,
+        });
+    };
+    join(&mut room, 0, &first);
+    room.simulate();
+    room.replicate();
+    room.hand_off();
+    let mut batch = Batch::default();
+    first.take(&mut batch);
+    batch.frames.clear();
+    assert!(first.wait().now_or_never().is_some(), "last tick's wake");
+
+    // The second player's arrival is an event for the first: queued, not woken for.
+    join(&mut room, 1, &second);
+    room.simulate();
+    assert!(first.wait().now_or_never().is_none(), "an event alone does not wake the writer");
+    room.replicate();
+    room.hand_off();
+    assert!(first.wait().now_or_never().is_some(), "the snapshot does");
+    assert!(first.wait().now_or_never().is_none(), "once");
+    first.take(&mut batch);
+    let kinds: Vec<_> = batch
+        .frames
+        .iter()
+        .map(|f| match decode_server(f).expect("decodes") {
+            ServerMsg::Event(_) => "event",
+            ServerMsg::Snapshot(_) => "snapshot",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["event", "snapshot"], "the event goes out in the same write, before the snapshot");
+}
