@@ -33,6 +33,7 @@ async fn a_wrong_protocol_version_is_turned_away_with_a_reason() {
         source_ip: None,
         link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
+        light: false,
     };
     let report = bot::run(config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;

@@ -40,6 +40,7 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         source_ip: None,
         link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
+        light: false,
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
 }

@@ -26,6 +26,7 @@ async fn a_swarm_at_mixed_latencies_keeps_input_delay_near_the_round_trip() {
         // its input→ack p99 rests on thousands of inputs.
         ping_every: Duration::from_millis(200),
         chaos: None,
+        decoding: None,
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
     let stats = server.stats().clone();

@@ -154,6 +154,7 @@ async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
             sim_link: Default::default(),
             ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
             chaos: None,
+            decoding: None,
         },
         idle: 20,
     };

@@ -23,6 +23,7 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         sim_link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
+        decoding: None,
     };
     let live = Arc::new(LiveCounters::default());
     let bots = swarm::run(&config, live.clone()).await;
@@ -75,6 +76,7 @@ async fn bots_spread_over_several_source_addresses() {
         sim_link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
+        decoding: None,
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;

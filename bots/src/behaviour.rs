@@ -27,6 +27,10 @@ pub enum Behaviour {
     /// Fly straight along x at full thrust from wall to wall, turning back near each wall; never
     /// fire; aim along the motion. A predictable moving target for tests.
     Patrol,
+    /// Random walk: a new direction (one of the eight, or standing still) every second, never
+    /// firing. Needs no world, so light bots (`--decoding`) play it; a crowd of drifters is the
+    /// replication benchmark's scenario.
+    Drift,
 }
 
 /// Misbehaviours for hardening the server: each one is a client the server must survive, and
@@ -68,7 +72,25 @@ enum Style {
     Fixed(u8),
     /// Flying towards +x (`Some(true)`), −x, or not yet decided (towards the farther wall).
     Patrol(Option<bool>),
+    /// Pressing `buttons` for `left` more inputs.
+    Drift {
+        buttons: u8,
+        left: u32,
+    },
 }
+
+/// The directions a drifting bot picks from: none, and the eight of the move keys.
+const DRIFT_DIRECTIONS: [u8; 9] = [
+    0,
+    Buttons::UP,
+    Buttons::DOWN,
+    Buttons::LEFT,
+    Buttons::RIGHT,
+    Buttons::UP | Buttons::LEFT,
+    Buttons::UP | Buttons::RIGHT,
+    Buttons::DOWN | Buttons::LEFT,
+    Buttons::DOWN | Buttons::RIGHT,
+];
 
 /// Distance within which bots open fire.
 const FIRE_RANGE: f32 = 650.0;
@@ -92,6 +114,7 @@ impl Brain {
             Behaviour::Kite => Style::Kite,
             Behaviour::Idle => Style::Idle,
             Behaviour::Patrol => Style::Patrol(None),
+            Behaviour::Drift => Style::Drift { buttons: 0, left: 0 },
             Behaviour::Mixed => match rng.random_range(0..10) {
                 0..6 => Style::Wander,
                 6..9 => Style::Chase,
@@ -107,8 +130,29 @@ impl Brain {
         Brain { style: Style::Fixed(buttons), rng: Pcg64Mcg::new(0), target: None }
     }
 
+    /// The next input of a drifting bot, one input per tick at `tick_hz`: the same direction
+    /// for a second, then a new one at random; aim along it; never fire. Needs no world.
+    pub fn drift(&mut self, tick_hz: u16) -> (Buttons, u16) {
+        let (mut buttons, mut left) = match self.style {
+            Style::Drift { buttons, left } => (buttons, left),
+            _ => (0, 0),
+        };
+        if left == 0 {
+            buttons = DRIFT_DIRECTIONS[self.rng.random_range(0..DRIFT_DIRECTIONS.len())];
+            left = u32::from(tick_hz.max(1));
+        }
+        self.style = Style::Drift { buttons, left: left - 1 };
+        let b = Buttons(buttons);
+        let dx = f32::from(i8::from(b.has(Buttons::RIGHT)) - i8::from(b.has(Buttons::LEFT)));
+        let dy = f32::from(i8::from(b.has(Buttons::DOWN)) - i8::from(b.has(Buttons::UP)));
+        (b, angle_to_wire(dy.atan2(dx)))
+    }
+
     /// The buttons and aim for the next input.
     pub fn decide(&mut self, world: &WorldMirror) -> (Buttons, u16) {
+        if let Style::Drift { .. } = self.style {
+            return self.drift(world.tick_hz);
+        }
         let Some(me) = world.me() else {
             return (Buttons(0), 0);
         };
@@ -122,7 +166,7 @@ impl Brain {
             })
             .min_by(|a, b| a.1.total_cmp(&b.1));
         match self.style {
-            Style::Idle => (Buttons(0), 0),
+            Style::Idle | Style::Drift { .. } => (Buttons(0), 0),
             Style::Fixed(b) => (Buttons(b), 0),
             Style::Patrol(heading) => {
                 let width = world.arena.0;
@@ -353,5 +397,34 @@ mod tests {
     fn without_an_own_ship_a_bot_does_nothing() {
         let mut brain = Brain::new(Behaviour::Chase, Pcg64Mcg::new(1));
         assert_eq!(brain.decide(&world(vec![ship(2, 0.0, 0.0)])), (Buttons(0), 0));
+    }
+
+    #[test]
+    fn a_drifter_holds_a_direction_for_a_second_changes_at_random_and_never_fires() {
+        let mut brain = Brain::new(Behaviour::Drift, Pcg64Mcg::new(7));
+        let inputs: Vec<(Buttons, u16)> = (0..30 * 20).map(|_| brain.drift(30)).collect();
+        for second in inputs.chunks(30) {
+            assert!(second.iter().all(|i| *i == second[0]), "one direction per second: {second:?}");
+            assert!(!second[0].0.has(Buttons::FIRE), "never fires");
+            assert!(DRIFT_DIRECTIONS.contains(&second[0].0.0));
+        }
+        let distinct: std::collections::HashSet<u8> = inputs.iter().map(|i| i.0.0).collect();
+        assert!(distinct.len() >= 5, "20 seconds visit most directions: {distinct:?}");
+        // Aim follows the motion: right is 0, down a quarter turn.
+        let mut again = Brain::new(Behaviour::Drift, Pcg64Mcg::new(7));
+        let replay: Vec<(Buttons, u16)> = (0..30 * 20).map(|_| again.drift(30)).collect();
+        assert_eq!(inputs, replay, "the same seed drifts the same way");
+        let right = inputs.iter().find(|i| i.0.0 == Buttons::RIGHT).map(|i| i.1);
+        assert!(right.is_none_or(|a| a == 0), "aim right is 0: {right:?}");
+    }
+
+    #[test]
+    fn a_drifting_brain_decides_without_looking_at_the_world() {
+        let mut brain = Brain::new(Behaviour::Drift, Pcg64Mcg::new(7));
+        let mut alone = Brain::new(Behaviour::Drift, Pcg64Mcg::new(7));
+        let w = world(vec![ship(2, 0.0, 0.0)]);
+        for _ in 0..90 {
+            assert_eq!(brain.decide(&w), alone.drift(w.tick_hz));
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::timing::{DilationStats, InputClock, InputLog, QueueDepths};
 use arena_netsim::{DelayLine, LinkProfile};
 use arena_protocol::codec::encode_client_into;
 use arena_protocol::timing::Dilation;
-use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputCmd, NetId, ServerMsg, decode_server};
+use arena_protocol::{Bye, ClientMsg, GameEvent, Hello, InputCmd, NetId, ServerMsg, Tick, decode_server};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -55,6 +55,11 @@ pub struct BotConfig {
     pub link: LinkProfile,
     /// Time between two pings (RTT samples); [`DEFAULT_PING_EVERY`] unless a test needs more.
     pub ping_every: Duration,
+    /// A light bot: it reads every frame and counts bytes, snapshots, their gaps and close codes,
+    /// but only peeks at each snapshot's header (tick, acknowledgement) instead of decoding and
+    /// applying it, and drifts (its brain's [`Brain::drift`]), so it costs a fraction of a
+    /// decoding bot's CPU. No desync, checksum or input→ack figures come from it.
+    pub light: bool,
 }
 
 /// Counters all bots of a swarm add to while running, for live progress.
@@ -149,6 +154,10 @@ pub struct BotReport {
     pub input_queue: QueueDepths,
     /// The dilation of the input clock at each input sent.
     pub dilation: DilationStats,
+    /// It was a light bot (see [`BotConfig::light`]).
+    pub light: bool,
+    /// It misbehaved on purpose (a chaos bot) instead of playing.
+    pub chaos: bool,
 }
 
 impl BotReport {
@@ -180,6 +189,8 @@ impl BotReport {
             tick_hz: 0,
             input_queue: QueueDepths::default(),
             dilation: DilationStats::default(),
+            light: false,
+            chaos: false,
         }
     }
 }
@@ -262,6 +273,8 @@ struct Player {
     timing: Timing,
     /// The inputs not acknowledged yet.
     inputs: InputLog,
+    /// A light bot (see [`BotConfig::light`]).
+    light: bool,
 }
 
 /// When inputs went out and the last snapshot came in, and the input clock's rate.
@@ -277,6 +290,8 @@ struct Timing {
 /// Runs one bot until `config.stop_at`, the server closes it, or the connection fails.
 pub async fn run(mut config: BotConfig, live: Arc<LiveCounters>) -> BotReport {
     let mut report = BotReport::new();
+    report.light = config.light && config.chaos.is_none();
+    report.chaos = config.chaos.is_some();
     if let Some(chaos) = config.chaos {
         if let Err(e) = crate::chaos::misbehave(&config, chaos, &mut report).await {
             report.error = Some(e);
@@ -323,6 +338,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
         epoch: now,
         timing: Timing { sent_at: VecDeque::new(), last_snapshot: None, dilation: Dilation::default() },
         inputs: InputLog::default(),
+        light: config.light,
     };
     // Armed at `Welcome`.
     let mut clock: Option<InputClock> = None;
@@ -445,7 +461,7 @@ impl Player {
     /// before it; its send time is kept for the input→ack figure. `None` before `Welcome`.
     fn input(&mut self, brain: &mut Brain, now: Instant) -> Option<arena_protocol::InputBatch> {
         let world = self.world.as_ref()?;
-        let (buttons, aim) = brain.decide(world);
+        let (buttons, aim) = if self.light { brain.drift(world.tick_hz) } else { brain.decide(world) };
         let batch = self.inputs.next(InputCmd { buttons, aim }, world.ack_seq, world.view());
         let sent = &mut self.timing.sent_at;
         if sent.len() >= 512 {
@@ -468,6 +484,19 @@ impl Player {
             Some(Ok(Message::Binary(b))) => {
                 report.bytes_down += b.len() as u64;
                 live.bytes_down.fetch_add(b.len() as u64, Ordering::Relaxed);
+                if self.light
+                    && let Some(world) = &mut self.world
+                    && let Some((tick, ack_seq)) = snapshot_header(&b)
+                {
+                    world.note_snapshot(tick, ack_seq);
+                    report.snapshots += 1;
+                    live.snapshots.fetch_add(1, Ordering::Relaxed);
+                    let now = Instant::now();
+                    if let Some(last) = self.timing.last_snapshot.replace(now) {
+                        report.snapshot_gap_us.saturating_record((now - last).as_micros().max(1) as u64);
+                    }
+                    return Ok(None);
+                }
                 let msg = match decode_server(&b) {
                     Ok(msg) => msg,
                     Err(e) if joined => return Err(format!("undecodable frame: {e}")),
@@ -509,6 +538,21 @@ impl Player {
             None => Err(self.turned_away.take().unwrap_or_else(|| "closed before Welcome".into())),
         }
     }
+}
+
+/// The tick and acknowledged input `seq` of a `Snapshot` frame, read from its first bytes
+/// (message tag 1, then `tick`, `baseline_gap` and `ack_seq` as varints: docs/PROTOCOL.md §5)
+/// without decoding the rest; `None` for any other frame.
+fn snapshot_header(frame: &[u8]) -> Option<(Tick, u32)> {
+    let (&tag, rest) = frame.split_first()?;
+    if tag != 1 {
+        return None;
+    }
+    let mut r = arena_protocol::varint::Reader::new(rest);
+    let tick = r.u32().ok()?;
+    let _gap = r.u32().ok()?;
+    let ack_seq = r.u32().ok()?;
+    Some((Tick(tick), ack_seq))
 }
 
 /// The WebSocket stream a bot plays over.

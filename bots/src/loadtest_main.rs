@@ -32,6 +32,10 @@ struct Args {
     /// Seed of the bots' random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Only the first N bots decode and verify snapshots; the others are light (they count
+    /// frames and bytes, and drift), so one machine can load a server harder. Default: all decode.
+    #[arg(long)]
+    decoding: Option<usize>,
     /// Also open this many WebSocket connections that stay idle (no Hello) and report memory
     /// per idle connection.
     #[arg(long, default_value_t = 0)]
@@ -82,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
                 jitter: args.sim_jitter.unwrap_or_default(),
             },
             ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
+            decoding: args.decoding,
         },
         idle: args.idle,
     };

@@ -71,6 +71,12 @@ struct Args {
     /// Share of the bots (0–1) that misbehave with --chaos.
     #[arg(long, default_value_t = 0.1)]
     chaos_share: f64,
+    /// Only the first N playing bots decode, apply and verify every snapshot (and measure
+    /// input→ack and checksums); the others are light: they read every frame and count bytes,
+    /// snapshots, gaps and close codes, and drift, at a fraction of the CPU. To load a server
+    /// from one machine. Default: all decode. Overrides a scenario's `decoding`.
+    #[arg(long)]
+    decoding: Option<usize>,
     /// A scenario file (TOML: phases of ramp, hold, spike, churn, and behaviour mixes, chaos
     /// included) instead of --bots/--ramp/--duration/--behaviour; see the README.
     #[arg(long, conflicts_with_all = ["bots", "ramp", "duration", "behaviour", "chaos"])]
@@ -118,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
             jitter: args.sim_jitter.unwrap_or_default(),
         },
         ping_every: args.ping_interval,
+        decoding: args.decoding,
     };
     // `/stats` is read over plain HTTP: a TLS port would only count a failed handshake.
     let over_tls = args.url.starts_with("wss://");
@@ -137,7 +144,9 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let link = scenario.sim_link(args.sim_latency, args.sim_jitter);
-            (scenario.plan().map_err(anyhow::Error::msg)?, scenario.seed, link)
+            let mut plan = scenario.plan().map_err(anyhow::Error::msg)?;
+            plan.decoding = args.decoding.or(plan.decoding);
+            (plan, scenario.seed, link)
         }
         None => (swarm::plan(&config), config.seed, config.sim_link),
     };

@@ -50,6 +50,13 @@ impl WorldMirror {
         Ok(())
     }
 
+    /// Takes note of a snapshot without applying it (a light bot): its tick becomes what the
+    /// bot "sees" and its acknowledgement the last one; the world is left as it is.
+    pub fn note_snapshot(&mut self, tick: Tick, ack_seq: u32) {
+        self.ack_seq = ack_seq;
+        self.seen_tick = tick;
+    }
+
     /// What the bot is seeing, for an input's `view`: the tick of the newest snapshot it applied
     /// (a bot draws nothing between snapshots, so the fraction is 0). After a desync it keeps the
     /// last good tick until a full snapshot arrives.

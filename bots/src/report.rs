@@ -32,15 +32,24 @@ pub struct SwarmReport {
     pub bots: usize,
     /// Bots that got a `Welcome`.
     pub joined: usize,
+    /// Playing bots that decoded and verified every snapshot (desync, checksum and input→ack
+    /// figures come from these only).
+    pub decoding_bots: usize,
+    /// Playing bots that only counted frames (`--decoding`).
+    pub light_bots: usize,
+    /// Bots the server turned away before `Welcome` (a `Bye` such as `ServerBusy` or
+    /// `ServerFull`, or HTTP 429/503 at the upgrade), by reason. Not joins, not errors.
+    pub refused: BTreeMap<String, usize>,
     /// Bots that failed or were cut off, by error message.
     pub errors: BTreeMap<String, usize>,
-    /// Mean snapshots per second per joined bot.
+    /// Snapshots per second per joined bot: all snapshots over all the seconds the bots were
+    /// connected (never above the tick rate over a long run).
     pub snapshots_per_bot_per_s: f64,
-    /// Lowest snapshots-per-second of any joined bot.
+    /// Lowest snapshots-per-second of any bot that played at least a second.
     pub min_snapshots_per_s: f64,
-    /// Mean payload bytes received per bot per second.
+    /// Payload bytes received per bot per second: all bytes over all the bots' connected seconds.
     pub bytes_down_per_bot_per_s: f64,
-    /// Mean payload bytes sent per bot per second.
+    /// Payload bytes sent per bot per second, the same way.
     pub bytes_up_per_bot_per_s: f64,
     /// Mean payload bytes per snapshot (all server frames counted).
     pub bytes_per_snapshot: f64,
@@ -212,12 +221,22 @@ impl SwarmReport {
     pub fn from_bots(reports: &[BotReport]) -> SwarmReport {
         let (mut rtt, mut ack, mut gap) = (rtt_histogram(), rtt_histogram(), rtt_histogram());
         let mut out = SwarmReport { bots: reports.len(), min_snapshots_per_s: f64::INFINITY, ..Default::default() };
-        let (mut rate_sum, mut down_sum, mut up_sum, mut snaps, mut bytes) = (0.0, 0.0, 0.0, 0u64, 0u64);
+        let (mut played, mut up, mut snaps, mut bytes) = (0.0, 0u64, 0u64, 0u64);
         let (mut queue, mut dilation) = (QueueDepths::default(), DilationStats::default());
         let mut playing: Vec<&BotReport> = Vec::new();
         for r in reports {
-            if let Some(e) = &r.error {
-                *out.errors.entry(e.clone()).or_default() += 1;
+            if r.light {
+                out.light_bots += 1;
+            } else if !r.chaos {
+                out.decoding_bots += 1;
+            }
+            match refusal(r) {
+                Some(reason) => *out.refused.entry(reason).or_default() += 1,
+                None => {
+                    if let Some(e) = &r.error {
+                        *out.errors.entry(e.clone()).or_default() += 1;
+                    }
+                }
             }
             let _ = rtt.add(&r.rtt_us);
             let _ = ack.add(&r.input_ack_us);
@@ -237,21 +256,22 @@ impl SwarmReport {
             queue.add(&r.input_queue);
             dilation.add(&r.dilation);
             playing.push(r);
-            let secs = r.played.as_secs_f64().max(1e-3);
-            let rate = r.snapshots as f64 / secs;
-            rate_sum += rate;
-            out.min_snapshots_per_s = out.min_snapshots_per_s.min(rate);
-            down_sum += r.bytes_down as f64 / secs;
-            up_sum += r.bytes_up as f64 / secs;
+            let secs = r.played.as_secs_f64();
+            if secs >= 1.0 {
+                out.min_snapshots_per_s = out.min_snapshots_per_s.min(r.snapshots as f64 / secs);
+            }
+            played += secs;
+            up += r.bytes_up;
             snaps += r.snapshots;
             bytes += r.bytes_down;
         }
-        if out.joined > 0 {
-            let n = out.joined as f64;
-            out.snapshots_per_bot_per_s = rate_sum / n;
-            out.bytes_down_per_bot_per_s = down_sum / n;
-            out.bytes_up_per_bot_per_s = up_sum / n;
-        } else {
+        // Totals over bot-seconds: a bot that played a moment (and got a burst) weighs a moment.
+        if played > 0.0 {
+            out.snapshots_per_bot_per_s = snaps as f64 / played;
+            out.bytes_down_per_bot_per_s = bytes as f64 / played;
+            out.bytes_up_per_bot_per_s = up as f64 / played;
+        }
+        if !out.min_snapshots_per_s.is_finite() {
             out.min_snapshots_per_s = 0.0;
         }
         out.bytes_per_snapshot = if snaps > 0 { bytes as f64 / snaps as f64 } else { 0.0 };
@@ -276,6 +296,19 @@ impl SwarmReport {
             .collect();
         out
     }
+}
+
+/// Why the server turned this bot away before `Welcome`, if it did: the `Bye`'s reason, or the
+/// HTTP status of a refused upgrade.
+fn refusal(r: &BotReport) -> Option<String> {
+    if r.joined {
+        return None;
+    }
+    if let Some(bye) = &r.bye {
+        return Some(format!("{:?}", bye.reason));
+    }
+    let e = r.error.as_deref()?;
+    ["429", "503"].iter().find(|code| e.contains("HTTP error") && e.contains(*code)).map(|code| format!("HTTP {code}"))
 }
 
 /// The per-latency-band table (nothing when there are no bands).
@@ -315,6 +348,16 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
 impl fmt::Display for SwarmReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "bots joined            {:>10} / {}", self.joined, self.bots)?;
+        if self.light_bots > 0 {
+            writeln!(
+                f,
+                "decoding / light bots  {:>10} / {}   (desyncs and input→ack from decoding bots only)",
+                self.decoding_bots, self.light_bots
+            )?;
+        }
+        for (reason, n) in &self.refused {
+            writeln!(f, "refused ×{n:<6} {reason}")?;
+        }
         writeln!(
             f,
             "snapshots /bot/s       {:>10.1}   (lowest {:.1})",
@@ -495,5 +538,47 @@ mod tests {
         let r = SwarmReport::from_bots(&bots);
         assert!(r.sim_link.is_none() && r.latency_bands.is_empty());
         assert!(!r.to_string().contains("latency band"), "no band table for one latency");
+    }
+
+    #[test]
+    fn rates_are_totals_over_the_seconds_each_bot_was_connected() {
+        // One bot played 10 s at 30 snapshots/s; another joined at the end and got a burst of
+        // 3 snapshots in 50 ms. Averaging per-bot rates said (30 + 60) / 2 = 45 snapshots/s.
+        let mut long = bot(0, 10, 10, 1, 0.0);
+        (long.snapshots, long.bytes_down, long.bytes_up) = (300, 300_000, 12_000);
+        let mut short = bot(0, 10, 10, 1, 0.0);
+        (short.played, short.snapshots, short.bytes_down, short.bytes_up) = (ms(50), 3, 3_000, 40);
+        let report = SwarmReport::from_bots(&[long, short]);
+        assert!((report.snapshots_per_bot_per_s - 303.0 / 10.05).abs() < 1e-9, "{}", report.snapshots_per_bot_per_s);
+        assert!(report.snapshots_per_bot_per_s <= 30.2, "never far above the tick rate");
+        assert!((report.bytes_down_per_bot_per_s - 303_000.0 / 10.05).abs() < 1e-6);
+        assert!((report.bytes_up_per_bot_per_s - 12_040.0 / 10.05).abs() < 1e-6);
+        assert!((report.min_snapshots_per_s - 30.0).abs() < 1e-9, "the lowest counts bots that played a second");
+    }
+
+    #[test]
+    fn a_bot_turned_away_counts_as_refused_with_its_reason_not_as_an_error() {
+        let mut busy = BotReport::new();
+        busy.error = Some("turned away: ServerBusy: the server is busy; try again in 5 s".into());
+        busy.bye = Some(arena_protocol::Bye {
+            reason: arena_protocol::ByeReason::ServerBusy,
+            message: "the server is busy; try again in 5 s".into(),
+            retry_after_ms: 5000,
+        });
+        let mut limited = BotReport::new();
+        limited.error = Some("websocket handshake failed: HTTP error: 429 Too Many Requests".into());
+        let mut lost = BotReport::new();
+        lost.error = Some("connect failed: connection refused".into());
+        let mut light = bot(0, 10, 10, 1, 0.0);
+        light.light = true;
+        let report = SwarmReport::from_bots(&[busy, limited, lost, light, bot(0, 10, 10, 1, 0.0)]);
+        assert_eq!(report.joined, 2);
+        assert_eq!(report.refused.get("ServerBusy"), Some(&1));
+        assert_eq!(report.refused.get("HTTP 429"), Some(&1));
+        assert_eq!(report.errors.len(), 1, "only the real failure is an error: {:?}", report.errors);
+        assert_eq!((report.decoding_bots, report.light_bots), (4, 1));
+        let table = report.to_string();
+        assert!(table.contains("refused ×1      ServerBusy"), "{table}");
+        assert!(table.contains("decoding / light bots"), "{table}");
     }
 }

@@ -4,8 +4,10 @@
 //! seed = 7
 //! sim-latency = "20ms..200ms" # optional link conditioner: one-way latency, spread over the bots
 //! sim-jitter = "15ms"         # and jitter (both as the --sim-latency/--sim-jitter flags)
+//! decoding = 100        # optional: only 100 bots decode snapshots, the rest are light
+//!                       # (they count frames and bytes, and drift; as --decoding)
 //! [mix]                 # behaviour shares for every phase (names: wander, chase, kite, idle,
-//! wander = 0.6          # patrol, mixed, and the chaos kinds: slow-reader, silent, malformed,
+//! wander = 0.6          # patrol, drift, mixed, and the chaos kinds: slow-reader, silent, malformed,
 //! chase = 0.3           # oversize, flood, reconnect-storm)
 //! idle = 0.1
 //!
@@ -59,6 +61,10 @@ pub struct Scenario {
     /// Link conditioner: the jitter of every bot's link (`"15ms"`); `--sim-jitter` overrides it.
     #[serde(default, rename = "sim-jitter", deserialize_with = "humantime_serde_compat::jitter")]
     pub sim_jitter: Option<Duration>,
+    /// Only the first this many playing bots decode snapshots, the others are light
+    /// (`decoding = 100`); `--decoding` overrides it. Absent: all decode.
+    #[serde(default)]
+    pub decoding: Option<usize>,
     /// The phases, in order.
     #[serde(rename = "phase")]
     pub phases: Vec<Phase>,
@@ -149,6 +155,9 @@ pub struct Plan {
     pub bots: Vec<PlannedBot>,
     /// When the last phase ends.
     pub length: Duration,
+    /// Only the first this many playing bots decode snapshots; the others are light (see
+    /// [`crate::bot::BotConfig::light`]). `None`: all decode.
+    pub decoding: Option<usize>,
 }
 
 fn role(name: &str) -> Option<Role> {
@@ -159,6 +168,7 @@ fn role(name: &str) -> Option<Role> {
         "idle" => Role::Play(Behaviour::Idle),
         "mixed" => Role::Play(Behaviour::Mixed),
         "patrol" => Role::Play(Behaviour::Patrol),
+        "drift" => Role::Play(Behaviour::Drift),
         "slow-reader" => Role::Chaos(Chaos::SlowReader),
         "silent" => Role::Chaos(Chaos::Silent),
         "malformed" => Role::Chaos(Chaos::Malformed),
@@ -286,7 +296,7 @@ impl Scenario {
             t += d;
         }
         bots.sort_by_key(|b| b.start);
-        Ok(Plan { bots, length: end })
+        Ok(Plan { bots, length: end, decoding: self.decoding })
     }
 }
 

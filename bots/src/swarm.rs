@@ -34,6 +34,8 @@ pub struct SwarmConfig {
     pub sim_link: SimLink,
     /// Time between two pings of each bot ([`crate::bot::DEFAULT_PING_EVERY`] by default).
     pub ping_every: Duration,
+    /// Only the first this many bots decode snapshots; the others are light. `None`: all decode.
+    pub decoding: Option<usize>,
 }
 
 /// The link conditioner of a swarm, a development and test tool: the one-way latency of each
@@ -84,7 +86,7 @@ pub fn plan(config: &SwarmConfig) -> Plan {
             PlannedBot { start, stop: config.duration, role }
         })
         .collect();
-    Plan { bots, length: config.duration }
+    Plan { bots, length: config.duration, decoding: config.decoding }
 }
 
 /// Runs every bot of `plan` against `url` at its planned times, bot `i` through
@@ -100,7 +102,11 @@ pub async fn run_plan(
 ) -> Vec<BotReport> {
     let start = Instant::now();
     let mut handles = Vec::with_capacity(plan.bots.len());
+    let mut players = 0;
     for (i, planned) in plan.bots.iter().enumerate() {
+        // The first `decoding` playing bots decode; chaos bots are neither.
+        let light = matches!(planned.role, Role::Play(_)) && plan.decoding.is_some_and(|n| players >= n);
+        players += usize::from(matches!(planned.role, Role::Play(_)));
         let rng = Pcg64Mcg::seed_from_u64(seed.wrapping_add(i as u64));
         let (behaviour, chaos) = match planned.role {
             Role::Play(b) => (b, None),
@@ -116,6 +122,7 @@ pub async fn run_plan(
             source_ip: (!source_ips.is_empty()).then(|| source_ips[i % source_ips.len()]),
             link: sim_link.profile(i, plan.bots.len()),
             ping_every,
+            light,
         };
         let live = live.clone();
         let at = start + planned.start;
