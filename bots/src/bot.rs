@@ -204,7 +204,7 @@ pub fn rtt_histogram() -> Histogram<u64> {
 /// tungstenite settings for a bot: small buffers, so thousands of bots fit in one process.
 #[must_use]
 pub fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0)
+    WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0)
 }
 
 /// What a bot reads from its socket: a frame, a read error, or the end of the stream.

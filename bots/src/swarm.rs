@@ -102,6 +102,12 @@ pub async fn run_plan(
 ) -> Vec<BotReport> {
     let start = Instant::now();
     let mut handles = Vec::with_capacity(plan.bots.len());
+    // A benchmarking aid: announce an older version to measure an older server side by side
+    // (only frames whose encoding is unchanged between the two will decode).
+    let protocol_version = std::env::var("ARENA_BOTS_PROTOCOL_VERSION")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(arena_protocol::PROTOCOL_VERSION);
     let mut players = 0;
     for (i, planned) in plan.bots.iter().enumerate() {
         // The first `decoding` playing bots decode; chaos bots are neither.
@@ -115,7 +121,7 @@ pub async fn run_plan(
         let bot = BotConfig {
             url: url.to_owned(),
             name: format!("bot-{i}"),
-            protocol_version: arena_protocol::PROTOCOL_VERSION,
+            protocol_version,
             brain: Brain::new(behaviour, rng),
             stop_at: start + planned.stop,
             chaos,
