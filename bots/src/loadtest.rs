@@ -232,7 +232,14 @@ impl std::fmt::Display for LoadTestReport {
         )?;
         writeln!(f, "{:<44} {:<44}", "SERVER", "CLIENTS")?;
         let rows = [
-            (format!("tick ms p50/p99/p99.9/max {}", pct(&s.tick_ms)), format!("joined {} / {}", c.joined, c.bots)),
+            (format!("tick ms p50/p99/p99.9/max {}", pct(&s.tick_ms)), {
+                let refused: Vec<String> = c.refused.iter().map(|(why, n)| format!("{n} {why}")).collect();
+                if refused.is_empty() {
+                    format!("joined {} / {}", c.joined, c.bots)
+                } else {
+                    format!("joined {} / {}  refused {}", c.joined, c.bots, refused.join(", "))
+                }
+            }),
             (
                 format!("  replicate p99 {:.2} ms, simulate p99 {:.2}", s.replicate_ms.p99, s.simulate_ms.p99),
                 format!("rtt ms p50/p99/max {}", rtt(&c.rtt_ms)),
