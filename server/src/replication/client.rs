@@ -19,12 +19,19 @@ use arena_protocol::codec::encode_server_into;
 use arena_protocol::delta::{BodyWriter, write_update};
 use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
 
-/// What a client holds after some snapshot: its tick and entities (sorted by id), and for each
-/// entity the priority its unsent changes have accumulated (only used under a byte budget).
+/// What a client holds after some snapshot: its tick and the ids it holds (sorted). Without a
+/// byte budget the client holds every entity exactly as it was at that tick, so the states are
+/// read from the replicator's capture of that tick ([`Replicator::states_at`]) rather than kept
+/// per client: 4 bytes per held entity instead of 40. Under a budget a deferred change leaves
+/// the client's copy at its prediction, so the states are kept, with the priority each entity's
+/// unsent changes have accumulated.
 #[derive(Debug, Default)]
 struct Baseline {
     tick: Option<Tick>,
-    entities: Vec<EntityState>,
+    ids: Vec<NetId>,
+    /// Budgeted clients only: the held states, parallel to `ids`.
+    states: Vec<EntityState>,
+    /// Budgeted clients only: the priorities, parallel to `ids`.
     priority: Vec<f32>,
 }
 
@@ -169,8 +176,9 @@ impl ClientReplica {
     /// reused (safe, but a leak).
     pub fn forget(&mut self, ids: &mut NetIdPool) {
         self.account_ids(ids);
-        self.committed.entities.iter().for_each(|e| ids.release(e.id));
-        self.committed.entities.clear();
+        self.committed.ids.iter().for_each(|&id| ids.release(id));
+        self.committed.ids.clear();
+        self.committed.states.clear();
         self.committed.priority.clear();
         self.committed.tick = None;
         if self.has_pending {
@@ -198,11 +206,27 @@ impl ClientReplica {
     pub fn encode_frame(&mut self, rep: &Replicator, ack: InputAck) -> &[u8] {
         debug_assert!(!self.unaccounted, "account_ids was not called after the last encode_frame");
         let tick = rep.tick;
-        let gap = match self.committed.tick {
+        let budgeted = self.budget.is_some();
+        let mut gap = match self.committed.tick {
             Some(t) if !self.full_requested && tick.0 > t.0 => tick.0 - t.0,
             _ => 0,
         };
-        let baseline: &[EntityState] = if gap == 0 { &[] } else { &self.committed.entities };
+        // The states the client holds: its own copies under a budget, else the capture of its
+        // baseline's tick; a baseline older than the kept captures gets a full snapshot.
+        let held_states: &[EntityState] = match (gap, budgeted) {
+            (0, _) => &[],
+            (_, true) => &self.committed.states,
+            (_, false) => match self.committed.tick.and_then(|t| rep.states_at(t)) {
+                Some(states) => states,
+                None => {
+                    gap = 0;
+                    &[]
+                }
+            },
+        };
+        let baseline: &[NetId] = if gap == 0 { &[] } else { &self.committed.ids };
+        // Under no budget, `held_states` is a whole capture: `q` walks it alongside `b`.
+        let mut q = 0;
 
         let own = rep.curr.binary_search_by_key(&self.viewer, |e| e.id).ok();
         let center = own.map_or((0.0, 0.0), |i| rep.curr[i].position());
@@ -217,30 +241,48 @@ impl ClientReplica {
         added.clear();
         removed.clear();
         let held_priority: &[f32] = if gap == 0 { &[] } else { &self.committed.priority };
-        let next = &mut self.scratch.entities;
+        let next = &mut self.scratch.ids;
+        let next_states = &mut self.scratch.states;
         let next_priority = &mut self.scratch.priority;
         next.clear();
+        next_states.clear();
         next_priority.clear();
         let mut sum = 0u32;
         let (mut b, mut p) = (0, 0);
         loop {
-            let held = baseline.get(b);
+            let held = baseline.get(b).copied();
             let pick = self.visible.picks.get(p).map(|&t| ((t & !INNER) as usize, t & INNER != 0));
             match (held, pick) {
                 (None, None) => break,
-                (Some(h), Some((i, _))) if h.id == rep.ids[i] => {
+                (Some(h), Some((i, _))) if h == rep.ids[i] => {
                     let c = &rep.curr[i];
                     let pi = rep.prev_index[i];
                     // The client's copy is last tick's true state unless a budget deferred it
                     // (deferred copies carry a priority above zero).
                     let synced = held_priority.get(b).is_none_or(|p| *p == 0.0);
-                    debug_assert!(!(gap == 1 && pi != NONE && synced) || rep.prev[pi as usize] == *h);
                     let (shared, start, end) = if gap == 1 && pi != NONE && synced {
+                        debug_assert!(!budgeted || rep.prev[pi as usize] == held_states[b]);
                         let (s, e) = rep.spans[i];
                         (true, s, e)
                     } else {
+                        let h = if budgeted {
+                            held_states.get(b)
+                        } else {
+                            while held_states.get(q).is_some_and(|s| s.id < h) {
+                                q += 1;
+                            }
+                            held_states.get(q).filter(|s| s.id == h)
+                        };
                         let s = self.own_records.len() as u32;
-                        write_update(&mut self.own_records, h, c, gap, &rep.physics);
+                        match h {
+                            Some(h) => {
+                                write_update(&mut self.own_records, h, c, gap, &rep.physics);
+                            }
+                            // Cannot happen (what a client holds was in the capture of its
+                            // baseline's tick); if it did, the checksum would tell the client,
+                            // which would ask for a full snapshot.
+                            None => debug_assert!(false, "held id {h:?} is not in its baseline's capture"),
+                        }
                         (false, s, self.own_records.len() as u32)
                     };
                     if start < end {
@@ -266,20 +308,23 @@ impl ClientReplica {
                             writer.update_record(c.id, &records[start as usize..end as usize]);
                         }
                     }
-                    next.push(*c);
-                    next_priority.push(0.0);
+                    next.push(c.id);
+                    if budgeted {
+                        next_states.push(*c);
+                        next_priority.push(0.0);
+                    }
                     sum = sum.wrapping_add(rep.hashes[i]);
                     b += 1;
                     p += 1;
                 }
-                (Some(h), Some((i, _))) if h.id < rep.ids[i] => {
-                    writer.despawn(h.id);
-                    removed.push(h.id);
+                (Some(h), Some((i, _))) if h < rep.ids[i] => {
+                    writer.despawn(h);
+                    removed.push(h);
                     b += 1;
                 }
                 (Some(h), None) => {
-                    writer.despawn(h.id);
-                    removed.push(h.id);
+                    writer.despawn(h);
+                    removed.push(h);
                     b += 1;
                 }
                 (_, Some((i, inner))) => {
@@ -289,8 +334,11 @@ impl ClientReplica {
                         if gap > 0 {
                             added.push(c.id);
                         }
-                        next.push(*c);
-                        next_priority.push(0.0);
+                        next.push(c.id);
+                        if budgeted {
+                            next_states.push(*c);
+                            next_priority.push(0.0);
+                        }
                         sum = sum.wrapping_add(rep.hashes[i]);
                     }
                     p += 1;
@@ -321,9 +369,9 @@ impl ClientReplica {
                     writer.update_record(state.id, &records[c.start as usize..c.end as usize]);
                 } else {
                     // The client predicts what it holds; that prediction is now its copy.
-                    let believed = baseline[c.held as usize].predict(gap, &rep.physics);
+                    let believed = held_states[c.held as usize].predict(gap, &rep.physics);
                     sum = sum.wrapping_sub(rep.hashes[c.state as usize]).wrapping_add(believed.hash32());
-                    next[c.at as usize] = believed;
+                    next_states[c.at as usize] = believed;
                     next_priority[c.at as usize] = c.priority;
                 }
             }
@@ -349,7 +397,7 @@ impl ClientReplica {
 
         if gap == 0 {
             // A full snapshot replaces the client's world: compare it with what it holds.
-            diff_ids(&self.committed.entities, &self.scratch.entities, &mut self.next_added, &mut self.next_removed);
+            diff_ids(&self.committed.ids, &self.scratch.ids, &mut self.next_added, &mut self.next_removed);
         }
         // The spawns of the replaced pending snapshot (if any) move to `next_added`, to be
         // released by `account_ids` after the new spawns are held.
@@ -384,27 +432,27 @@ impl ClientReplica {
 
 /// The ids in `new` but not in `old` (into `added`) and in `old` but not in `new` (into
 /// `removed`); both lists are sorted by id.
-fn diff_ids(old: &[EntityState], new: &[EntityState], added: &mut Vec<NetId>, removed: &mut Vec<NetId>) {
+fn diff_ids(old: &[NetId], new: &[NetId], added: &mut Vec<NetId>, removed: &mut Vec<NetId>) {
     added.clear();
     removed.clear();
     let (mut o, mut n) = (0, 0);
     loop {
         match (old.get(o), new.get(n)) {
             (None, None) => break,
-            (Some(a), Some(b)) if a.id == b.id => {
+            (Some(a), Some(b)) if a == b => {
                 o += 1;
                 n += 1;
             }
-            (Some(a), Some(b)) if a.id < b.id => {
-                removed.push(a.id);
+            (Some(a), Some(b)) if a < b => {
+                removed.push(*a);
                 o += 1;
             }
             (Some(a), None) => {
-                removed.push(a.id);
+                removed.push(*a);
                 o += 1;
             }
             (_, Some(b)) => {
-                added.push(b.id);
+                added.push(*b);
                 n += 1;
             }
         }

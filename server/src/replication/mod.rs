@@ -58,6 +58,12 @@ pub struct Replicator {
     /// Per `curr` entry: the range of its shared update record in `records` (empty: as predicted).
     spans: Vec<(u32, u32)>,
     records: Vec<u8>,
+    /// The last captures, oldest first, so a client whose baseline is a few ticks old (its
+    /// newer snapshots were dropped for backpressure) can be sent a delta against it. Clients
+    /// keep only the ids they hold; the states are read from here.
+    history: std::collections::VecDeque<(Tick, Vec<EntityState>)>,
+    /// Most captures kept in `history`.
+    history_len: usize,
     grid: Grid,
     ships: QueryState<(&'static Net, &'static Ship, &'static Motion, &'static Pilot)>,
     projectiles: QueryState<(&'static Net, &'static Projectile)>,
@@ -79,6 +85,8 @@ impl Replicator {
             hashes: Vec::new(),
             spans: Vec::new(),
             records: Vec::new(),
+            history: std::collections::VecDeque::new(),
+            history_len: usize::from(tick_hz.max(16)),
             grid: Grid::new(arena.width, arena.height, GRID_CELL),
             ships: world.query(),
             projectiles: world.query(),
@@ -138,7 +146,36 @@ impl Replicator {
         self.precompute();
     }
 
+    /// The states of the capture of `tick`, sorted by id, if it is still kept.
+    #[must_use]
+    pub fn states_at(&self, tick: Tick) -> Option<&[EntityState]> {
+        let newest = self.history.back()?.0;
+        let back = newest.0.checked_sub(tick.0)? as usize;
+        let at = self.history.len().checked_sub(back + 1)?;
+        let (t, states) = self.history.get(at)?;
+        (*t == tick).then_some(states.as_slice())
+    }
+
+    fn remember(&mut self) {
+        let mut copy = if self.history.len() >= self.history_len {
+            self.history.pop_front().map(|(_, v)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        copy.clear();
+        // Every kept capture as large as the largest world seen, so the ring stops growing as
+        // soon as the world does (rather than one capture at a time).
+        copy.reserve(self.curr.capacity());
+        copy.extend_from_slice(&self.curr);
+        // Captures are of consecutive ticks unless the room skipped some: start again then.
+        if self.history.back().is_some_and(|(t, _)| t.0.wrapping_add(1) != self.tick.0) {
+            self.history.clear();
+        }
+        self.history.push_back((self.tick, copy));
+    }
+
     fn precompute(&mut self) {
+        self.remember();
         self.prev_index.clear();
         self.ids.clear();
         self.ids.extend(self.curr.iter().map(|e| e.id));

@@ -383,6 +383,54 @@ fn a_dropped_full_snapshot_stays_owed_until_one_is_taken() {
     assert_eq!(gap_of(replica.encode(&rep, InputAck::default(), &mut ids)), 1, "once one is taken, deltas resume");
 }
 
+/// A client keeps only the ids it holds; the states come from the replicator's recent captures.
+/// A reader so slow that its baseline's capture is gone gets a full snapshot, which applies; one
+/// a few ticks behind gets a delta against its old baseline.
+#[test]
+fn a_baseline_older_than_the_kept_captures_gets_a_full_snapshot() {
+    let mut world = World::new();
+    let mut rep = Replicator::new(&mut world, 30, ARENA, VIEW);
+    let mut ids = NetIdPool::default();
+    let mut replica = ClientReplica::new(VIEWER, None);
+    let mut client = ClientWorld::new(Physics::new(30, ARENA));
+    let take = |frame: &[u8], client: &mut ClientWorld| match decode_server(frame) {
+        Ok(ServerMsg::Snapshot(s)) => {
+            client.apply(&s).expect("the snapshot applies");
+            s.baseline_gap
+        }
+        other => panic!("expected a snapshot, got {other:?}"),
+    };
+    let states = |t: u32| {
+        let mut me = viewer_ship();
+        me.x += 16 * t as i32;
+        vec![me, orb(NetId(9), 32_500 + 7 * t as i32, 32_000)]
+    };
+    rep.capture_states(&states(1), Tick(1));
+    replica.settle(false, &mut ids);
+    assert_eq!(take(replica.encode(&rep, InputAck::default(), &mut ids), &mut client), 0);
+    // Five snapshots dropped: the sixth is a delta against tick 1.
+    for t in 2..=7 {
+        rep.capture_states(&states(t), Tick(t));
+        replica.settle(t > 2, &mut ids);
+        let frame = replica.encode(&rep, InputAck::default(), &mut ids).to_vec();
+        if t == 7 {
+            assert_eq!(take(&frame, &mut client), 6, "a delta against the last snapshot taken");
+        }
+    }
+    // Then nothing taken for three seconds: tick 7's capture is long gone.
+    for t in 8..=100 {
+        rep.capture_states(&states(t), Tick(t));
+        replica.settle(t > 8, &mut ids);
+        replica.encode(&rep, InputAck::default(), &mut ids);
+    }
+    assert!(rep.states_at(Tick(7)).is_none() && rep.states_at(Tick(99)).is_some());
+    rep.capture_states(&states(101), Tick(101));
+    replica.settle(true, &mut ids);
+    let frame = replica.encode(&rep, InputAck::default(), &mut ids).to_vec();
+    assert_eq!(take(&frame, &mut client), 0, "full: the client's baseline can no longer be read");
+    assert_eq!(client.entities().len(), 2);
+}
+
 fn orb(id: NetId, x: i32, y: i32) -> EntityState {
     EntityState { id, kind: EntityKind::ScoreOrb, x, y, ..Default::default() }
 }
