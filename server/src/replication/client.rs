@@ -111,6 +111,9 @@ pub struct ClientReplica {
     order: Vec<u32>,
     body: Vec<u8>,
     frame: Vec<u8>,
+    /// Where handed-off frames are cut from: its memory comes back once the writer has sent
+    /// every frame cut from it, so a client costs no allocation per tick.
+    out: bytes::BytesMut,
 }
 
 impl ClientReplica {
@@ -142,6 +145,7 @@ impl ClientReplica {
             order: Vec::new(),
             body: Vec::new(),
             frame: Vec::new(),
+            out: bytes::BytesMut::new(),
         }
     }
 
@@ -412,6 +416,20 @@ impl ClientReplica {
         self.pending_full = gap == 0;
         self.full_requested = false;
         &self.frame
+    }
+
+    /// The last encoded frame as shared bytes for the writer, cut from a buffer this replica
+    /// reuses (allocating only when frames it handed off are all still unsent).
+    pub fn frame_bytes(&mut self) -> bytes::Bytes {
+        /// The least room reserved at a time: many frames are cut from one allocation.
+        const CHUNK: usize = 4 * 1024;
+        if self.out.capacity() < self.frame.len() {
+            // The rest of the region is too small: take the region back if every frame cut from
+            // it has been sent (dropped), else start a new one.
+            self.out.reserve(self.frame.len().max(CHUNK));
+        }
+        self.out.extend_from_slice(&self.frame);
+        self.out.split().freeze()
     }
 
     /// Tells `ids` what the last [`ClientReplica::encode_frame`] changed: the ids its snapshot

@@ -443,7 +443,10 @@ impl Room {
         let Room { members, replicator, outbox, pool, .. } = self;
         let rep = &*replicator;
         let encode = |m: &mut Member| {
-            m.due.then(|| (m.mailbox.clone(), Bytes::copy_from_slice(m.replica.encode_frame(rep, m.ack))))
+            m.due.then(|| {
+                m.replica.encode_frame(rep, m.ack);
+                (m.mailbox.clone(), m.replica.frame_bytes())
+            })
         };
         match pool {
             Some(pool) => pool.install(|| outbox.par_extend(members.par_iter_mut().filter_map(|(_, m)| encode(m)))),
