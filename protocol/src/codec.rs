@@ -105,7 +105,7 @@ mod tests {
             resume: None,
             join_token: None,
         });
-        assert_eq!(hex(&encode_client(&msg)), "0005036163650000");
+        assert_eq!(hex(&encode_client(&msg)), "0006036163650000");
         let token = ResumeToken([0xab; 16]);
         let msg = ClientMsg::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -113,7 +113,7 @@ mod tests {
             resume: Some(token),
             join_token: None,
         });
-        assert_eq!(hex(&encode_client(&msg)), format!("0005016101{}00", "ab".repeat(16)));
+        assert_eq!(hex(&encode_client(&msg)), format!("0006016101{}00", "ab".repeat(16)));
     }
 
     #[test]
@@ -173,9 +173,9 @@ mod tests {
             input_queue: 2,
             input_offset: -3,
             checksum: 0x0403_0201,
-            body: vec![0, 0, 1, 3, 0x10, 0x02],
+            body: vec![0, 0, 1, 1, 3, 0x10, 0x02],
         });
-        assert_eq!(hex(&encode_server(&msg)), "010701050102050102030406000001031002");
+        assert_eq!(hex(&encode_server(&msg)), "01070105010205010203040700000101031002");
     }
 
     #[test]

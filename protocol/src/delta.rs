@@ -9,7 +9,11 @@
 //! 1. **despawns**: ids the client must forget;
 //! 2. **spawns**: full states of entities new to the client;
 //! 3. **updates**: for entities whose true state differs from the prediction, a mask byte and
-//!    only the differing fields, as zig-zag varint deltas against the prediction.
+//!    only the differing fields, as zig-zag varint deltas against the prediction. This section
+//!    is a count of *blocks*, each a count of records with ids ascending as gaps within the
+//!    block (the first from 0): the server encodes the changes of each grid cell once per tick
+//!    and copies that block into the snapshot of every client that holds the cell, so blocks
+//!    follow cells, not ids. An id appears in at most one record of the whole section.
 //!
 //! An entity whose state is exactly as predicted costs nothing: a ship holding its keys, a
 //! projectile in flight and a lying orb are all free. A body with `gap = 0` is a full snapshot:
@@ -77,6 +81,12 @@ pub enum DeltaError {
     /// A section names an id again (a gap of 0 after its first record): ids ascend strictly.
     #[error("snapshot lists entity {0:?} twice in a section")]
     Unsorted(NetId),
+    /// An update block with no records (the server never writes one).
+    #[error("an update block has no records")]
+    EmptyBlock,
+    /// Two update blocks both update one entity.
+    #[error("snapshot updates entity {0:?} twice")]
+    DuplicateUpdate(NetId),
 }
 
 /// Reads the next id of a section: a varint gap from the id before it (`last`; the first record
@@ -230,6 +240,18 @@ fn read_update(r: &mut Reader<'_>, base: &EntityState, n: u32, physics: &Physics
     Ok(e)
 }
 
+/// Reads past one update record (its mask and fields) without applying it.
+fn skip_update(r: &mut Reader<'_>) -> Result<(), DeltaError> {
+    let mask = r.u8()?;
+    if mask & FIELD_FLAGS != 0 {
+        r.u8()?;
+    }
+    for _ in 0..(mask & !FIELD_FLAGS).count_ones() {
+        r.i32()?;
+    }
+    Ok(())
+}
+
 /// The layout of a body, read without a baseline: for measuring where the bytes go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BodyLayout {
@@ -237,8 +259,12 @@ pub struct BodyLayout {
     pub despawns: Vec<NetId>,
     /// Ids spawned, with the bytes of each spawn record (id gap included).
     pub spawns: Vec<(NetId, usize)>,
-    /// Ids updated, with the bytes of each update record (id gap included).
+    /// Ids updated, with the bytes of each update record (id gap included), in body order.
     pub updates: Vec<(NetId, usize)>,
+    /// Update blocks, and the bytes of their counts (the section's count included).
+    pub blocks: usize,
+    /// Bytes of the update section's counts: the block count and each block's record count.
+    pub block_overhead: usize,
 }
 
 /// Reads the layout of a body: which ids it despawns, spawns and updates, and how many bytes
@@ -258,31 +284,51 @@ pub fn inspect(body: &[u8]) -> Result<BodyLayout, DeltaError> {
         read_spawn(&mut r, e)?;
         layout.spawns.push((e, before - remaining(&r)));
     }
-    let mut last = None;
-    for _ in 0..r.u32()? {
+    let before = remaining(&r);
+    layout.blocks = r.u32()? as usize;
+    layout.block_overhead = before - remaining(&r);
+    for _ in 0..layout.blocks {
         let before = remaining(&r);
-        let e = read_id(&mut r, &mut last)?;
-        let mask = r.u8()?;
-        if mask & FIELD_FLAGS != 0 {
-            r.u8()?;
+        let records = r.u32()?;
+        if records == 0 {
+            return Err(DeltaError::EmptyBlock);
         }
-        for _ in 0..(mask & !FIELD_FLAGS).count_ones() {
-            r.i32()?;
+        layout.block_overhead += before - remaining(&r);
+        let mut last = None;
+        for _ in 0..records {
+            let before = remaining(&r);
+            let e = read_id(&mut r, &mut last)?;
+            skip_update(&mut r)?;
+            layout.updates.push((e, before - remaining(&r)));
         }
-        layout.updates.push((e, before - remaining(&r)));
+    }
+    let mut ids: Vec<NetId> = layout.updates.iter().map(|u| u.0).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(DeltaError::DuplicateUpdate(w[0]));
     }
     if r.is_empty() { Ok(layout) } else { Err(DeltaError::Trailing) }
 }
 
 /// Assembles a body from its three sections. Ids must be given in ascending order within each
-/// section. Reuse one writer (and [`BodyWriter::clear`] it) to avoid allocating per snapshot.
+/// section, and within each update block. Updates go into the open block (opened by the first
+/// record after [`BodyWriter::end_block`] or [`BodyWriter::copy_block`]); [`BodyWriter::copy_block`]
+/// appends a block encoded elsewhere ([`write_block`]). Reuse one writer (and
+/// [`BodyWriter::clear`] it) to avoid allocating per snapshot.
 #[derive(Debug, Default, Clone)]
 pub struct BodyWriter {
     despawns: Vec<u8>,
     spawns: Vec<u8>,
+    /// Finished blocks, each with its record count.
     updates: Vec<u8>,
+    /// The open block's records.
+    block: Vec<u8>,
+    /// Despawns, spawns, finished update blocks.
     counts: [u32; 3],
+    /// Last id of despawns, spawns and the open block.
     last: [u32; 3],
+    /// Records in the open block.
+    block_records: u32,
 }
 
 impl BodyWriter {
@@ -291,8 +337,10 @@ impl BodyWriter {
         self.despawns.clear();
         self.spawns.clear();
         self.updates.clear();
+        self.block.clear();
         self.counts = [0; 3];
         self.last = [0; 3];
+        self.block_records = 0;
     }
 
     fn gap(&mut self, section: usize, id: NetId) -> u32 {
@@ -315,42 +363,80 @@ impl BodyWriter {
         write_spawn(&mut self.spawns, e);
     }
 
-    /// Adds an update record for `curr` against `base` predicted `n` ticks; adds nothing if the
-    /// prediction is exact. Returns whether a record was added.
+    /// Adds an update record for `curr` against `base` predicted `n` ticks to the open block;
+    /// adds nothing if the prediction is exact. Returns whether a record was added.
     pub fn update(&mut self, base: &EntityState, curr: &EntityState, n: u32, physics: &Physics) -> bool {
-        let mark = self.updates.len();
-        put_u32(&mut self.updates, curr.id.0.wrapping_sub(self.last[2]));
-        if write_update(&mut self.updates, base, curr, n, physics) {
+        let mark = self.block.len();
+        put_u32(&mut self.block, curr.id.0.wrapping_sub(self.last[2]));
+        if write_update(&mut self.block, base, curr, n, physics) {
             self.last[2] = curr.id.0;
-            self.counts[2] += 1;
+            self.block_records += 1;
             true
         } else {
-            self.updates.truncate(mark);
+            self.block.truncate(mark);
             false
         }
     }
 
-    /// Adds an already encoded update record (from [`write_update`]) for `id`.
+    /// Adds an already encoded update record (from [`write_update`]) for `id` to the open block.
     pub fn update_record(&mut self, id: NetId, record: &[u8]) {
-        let gap = self.gap(2, id);
-        put_u32(&mut self.updates, gap);
-        self.updates.extend_from_slice(record);
+        put_u32(&mut self.block, id.0.wrapping_sub(self.last[2]));
+        self.last[2] = id.0;
+        self.block_records += 1;
+        self.block.extend_from_slice(record);
+    }
+
+    /// Closes the open block, if it has records; the next update opens a new one (its ids
+    /// counting from 0 again).
+    pub fn end_block(&mut self) {
+        if self.block_records > 0 {
+            self.counts[2] += 1;
+            put_u32(&mut self.updates, self.block_records);
+            self.updates.extend_from_slice(&self.block);
+            self.block.clear();
+            self.block_records = 0;
+            self.last[2] = 0;
+        }
+    }
+
+    /// Moves the open block out, whole (its record count, then its records), to the end of
+    /// `out`, instead of into this body: this is how a block shared by many bodies is encoded
+    /// once. Appends nothing if the block has no records.
+    pub fn take_block(&mut self, out: &mut Vec<u8>) {
+        if self.block_records > 0 {
+            put_u32(out, self.block_records);
+            out.extend_from_slice(&self.block);
+        }
+        self.block.clear();
+        self.block_records = 0;
+        self.last[2] = 0;
+    }
+
+    /// Closes the open block and appends `block`, a whole block from [`BodyWriter::take_block`]
+    /// (count included). An empty slice adds nothing.
+    pub fn copy_block(&mut self, block: &[u8]) {
+        self.end_block();
+        if !block.is_empty() {
+            self.updates.extend_from_slice(block);
+            self.counts[2] += 1;
+        }
     }
 
     /// Bytes written so far, counts included (an estimate of the finished body's size).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.despawns.len() + self.spawns.len() + self.updates.len() + 3
+        self.despawns.len() + self.spawns.len() + self.updates.len() + self.block.len() + 4
     }
 
     /// Whether nothing was added.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.counts == [0; 3]
+        self.counts == [0; 3] && self.block_records == 0
     }
 
-    /// Appends the finished body to `out`.
-    pub fn finish(&self, out: &mut Vec<u8>) {
+    /// Closes the open block and appends the finished body to `out`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.end_block();
         for (count, bytes) in self.counts.iter().zip([&self.despawns, &self.spawns, &self.updates]) {
             put_u32(out, *count);
             out.extend_from_slice(bytes);
@@ -404,6 +490,8 @@ pub struct ClientWorld {
     next: Vec<EntityState>,
     spawned: Vec<EntityState>,
     despawned: Vec<NetId>,
+    /// The snapshot's update records: id, and where the record starts in the body.
+    updates: Vec<(NetId, u32)>,
 }
 
 impl ClientWorld {
@@ -417,6 +505,7 @@ impl ClientWorld {
             next: Vec::new(),
             spawned: Vec::new(),
             despawned: Vec::new(),
+            updates: Vec::new(),
         }
     }
 
@@ -488,10 +577,31 @@ impl ClientWorld {
             let id = read_id(&mut r, &mut last)?;
             self.spawned.push(read_spawn(&mut r, id)?);
         }
-        let updates = r.u32()?;
-        let mut last_update = None;
-        let mut next_update = if updates > 0 { Some(read_id(&mut r, &mut last_update)?) } else { None };
-        let mut updates_left = updates;
+        // Update records come in blocks of ascending ids, the blocks in any order: note where
+        // each record starts, then take them in id order.
+        let updates = &mut self.updates;
+        updates.clear();
+        for _ in 0..r.u32()? {
+            let records = r.u32()?;
+            if records == 0 {
+                return Err(DeltaError::EmptyBlock);
+            }
+            let mut last = None;
+            for _ in 0..records {
+                let id = read_id(&mut r, &mut last)?;
+                updates.push((id, (s.body.len() - r.remaining()) as u32));
+                skip_update(&mut r)?;
+            }
+        }
+        if !r.is_empty() {
+            return Err(DeltaError::Trailing);
+        }
+        updates.sort_unstable_by_key(|u| u.0);
+        if let Some(w) = updates.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(DeltaError::DuplicateUpdate(w[0].0));
+        }
+        let mut pending = updates.iter();
+        let mut next_update = pending.next().copied();
 
         let next = &mut self.next;
         next.clear();
@@ -506,31 +616,28 @@ impl ClientWorld {
             }
             if self.despawned.get(d) == Some(&base.id) {
                 d += 1;
-                if next_update == Some(base.id) {
+                if next_update.is_some_and(|u| u.0 == base.id) {
                     return Err(DeltaError::UnknownEntity(base.id));
                 }
                 continue;
             }
-            if next_update == Some(base.id) {
-                next.push(read_update(&mut r, base, n, &self.physics)?);
-                updates_left -= 1;
-                next_update = if updates_left > 0 { Some(read_id(&mut r, &mut last_update)?) } else { None };
-            } else if next_update.is_some_and(|u| u < base.id) {
-                return Err(DeltaError::UnknownEntity(next_update.unwrap_or_default()));
-            } else {
-                next.push(base.predict(n, &self.physics));
+            match next_update {
+                Some((id, at)) if id == base.id => {
+                    let mut record = Reader::new(&s.body[at as usize..]);
+                    next.push(read_update(&mut record, base, n, &self.physics)?);
+                    next_update = pending.next().copied();
+                }
+                Some((id, _)) if id < base.id => return Err(DeltaError::UnknownEntity(id)),
+                _ => next.push(base.predict(n, &self.physics)),
             }
         }
-        if let Some(id) = next_update {
+        if let Some((id, _)) = next_update {
             return Err(DeltaError::UnknownEntity(id));
         }
         if let Some(id) = self.despawned.get(d) {
             return Err(DeltaError::UnknownEntity(*id));
         }
         next.extend_from_slice(&self.spawned[sp..]);
-        if !r.is_empty() {
-            return Err(DeltaError::Trailing);
-        }
         std::mem::swap(&mut self.entities, &mut self.next);
         self.tick = Some(s.tick);
         let client = self.checksum();
@@ -549,7 +656,7 @@ mod tests {
 
     const PHYSICS: Physics = Physics { dt: 1.0 / 30.0, arena: Arena::DEFAULT };
 
-    fn snapshot(writer: &BodyWriter, tick: u32, gap: u32, world: &[EntityState]) -> Snapshot {
+    fn snapshot(writer: &mut BodyWriter, tick: u32, gap: u32, world: &[EntityState]) -> Snapshot {
         let mut body = Vec::new();
         writer.finish(&mut body);
         Snapshot {
@@ -635,10 +742,10 @@ mod tests {
             let mut writer = BodyWriter::default();
             let mut client = ClientWorld::new(PHYSICS);
             encode_body(&mut writer, &[], &world, 0, &PHYSICS);
-            prop_assert_eq!(client.apply(&snapshot(&writer, 100, 0, &world)), Ok(()));
+            prop_assert_eq!(client.apply(&snapshot(&mut writer, 100, 0, &world)), Ok(()));
             prop_assert_eq!(client.entities(), &world[..]);
             encode_body(&mut writer, &world, &next, gap, &PHYSICS);
-            prop_assert_eq!(client.apply(&snapshot(&writer, 100 + gap, gap, &next)), Ok(()));
+            prop_assert_eq!(client.apply(&snapshot(&mut writer, 100 + gap, gap, &next)), Ok(()));
             prop_assert_eq!(client.entities(), &next[..]);
         }
 
@@ -649,6 +756,120 @@ mod tests {
             client.entities = vec![EntityState { id: NetId(1), ..Default::default() }, EntityState { id: NetId(5), kind: EntityKind::Projectile, ..Default::default() }];
             let _ = client.apply(&Snapshot { tick: Tick(9 + gap), baseline_gap: gap, ack_seq: 0, ack_speculated: 0, input_queue: 0, input_offset: 0, checksum: 0, body });
         }
+    }
+
+    /// Changes `world` → `next` split into update blocks of the given sizes (the last takes the
+    /// rest), then written in `order`: any split and any order of blocks must apply the same.
+    fn blocked_body(world: &[EntityState], next: &[EntityState], sizes: &[usize], rotate: usize) -> Vec<u8> {
+        let mut records: Vec<(NetId, Vec<u8>)> = Vec::new();
+        let mut w = BodyWriter::default();
+        let mut i = 0;
+        for c in next {
+            while world.get(i).is_some_and(|b| b.id < c.id) {
+                w.despawn(world[i].id);
+                i += 1;
+            }
+            match world.get(i) {
+                Some(b) if b.id == c.id => {
+                    let mut rec = Vec::new();
+                    if write_update(&mut rec, b, c, 1, &PHYSICS) {
+                        records.push((c.id, rec));
+                    }
+                    i += 1;
+                }
+                _ => w.spawn(c),
+            }
+        }
+        for b in &world[i..] {
+            w.despawn(b.id);
+        }
+        let mut blocks = Vec::new();
+        let mut rest = &records[..];
+        for &size in sizes.iter().chain(std::iter::once(&usize::MAX)) {
+            let (block, tail) = rest.split_at(size.min(rest.len()));
+            rest = tail;
+            let mut bytes = Vec::new();
+            for (id, rec) in block {
+                w.update_record(*id, rec);
+            }
+            w.take_block(&mut bytes);
+            if !bytes.is_empty() {
+                blocks.push(bytes);
+            }
+        }
+        let n = blocks.len().max(1);
+        blocks.rotate_left(rotate % n);
+        for b in &blocks {
+            w.copy_block(b);
+        }
+        let mut body = Vec::new();
+        w.finish(&mut body);
+        body
+    }
+
+    proptest! {
+        #[test]
+        fn update_blocks_apply_in_any_split_and_any_order(
+            (world, next) in arb_world().prop_flat_map(|w| (Just(w.clone()), arb_next(w, 1))),
+            sizes in proptest::collection::vec(1usize..8, 0..8),
+            rotate in 0usize..8,
+        ) {
+            let mut writer = BodyWriter::default();
+            let mut client = ClientWorld::new(PHYSICS);
+            encode_body(&mut writer, &[], &world, 0, &PHYSICS);
+            prop_assert_eq!(client.apply(&snapshot(&mut writer, 100, 0, &world)), Ok(()));
+            let body = blocked_body(&world, &next, &sizes, rotate);
+            let s = Snapshot { tick: Tick(101), baseline_gap: 1, checksum: checksum(&next), body, ..Snapshot::default() };
+            prop_assert!(inspect(&s.body).is_ok());
+            prop_assert_eq!(client.apply(&s), Ok(()));
+            prop_assert_eq!(client.entities(), &next[..]);
+        }
+    }
+
+    /// The worked example of docs/PROTOCOL.md §6.2, byte for byte.
+    #[test]
+    fn the_protocol_documents_worked_example_applies() {
+        let ship = |id, x| EntityState { id: NetId(id), kind: EntityKind::Ship, x, hp: 100, ..Default::default() };
+        let orb = EntityState { id: NetId(40), kind: EntityKind::HealOrb, ..Default::default() };
+        let world = [ship(3, 1000), ship(9, 2000), orb];
+        let mut writer = BodyWriter::default();
+        encode_body(&mut writer, &[], &world, 0, &PHYSICS);
+        let mut client = ClientWorld::new(PHYSICS);
+        assert_eq!(client.apply(&snapshot(&mut writer, 99, 0, &world)), Ok(()));
+        let three = EntityState { aim: 1, ..world[0].predict(1, &PHYSICS) };
+        let nine = EntityState { x: world[1].predict(1, &PHYSICS).x + 1, ..world[1].predict(1, &PHYSICS) };
+        let body = vec![0x01, 0x28, 0x00, 0x02, 0x01, 0x09, 0x01, 0x02, 0x01, 0x03, 0x10, 0x02];
+        let checksum = checksum(&[three, nine]);
+        let s = Snapshot { tick: Tick(100), baseline_gap: 1, checksum, body, ..Snapshot::default() };
+        assert_eq!(client.apply(&s), Ok(()));
+        assert_eq!(client.entities(), &[three, nine]);
+    }
+
+    #[test]
+    fn an_entity_updated_in_two_blocks_or_an_empty_block_is_refused() {
+        let ship = EntityState { id: NetId(3), kind: EntityKind::Ship, hp: 100, ..Default::default() };
+        let mut writer = BodyWriter::default();
+        encode_body(&mut writer, &[], &[ship], 0, &PHYSICS);
+        let mut client = ClientWorld::new(PHYSICS);
+        assert_eq!(client.apply(&snapshot(&mut writer, 1, 0, &[ship])), Ok(()));
+        let hurt = EntityState { hp: 90, ..ship };
+        // No despawns, no spawns, two blocks of one record each: ship 3, hp −10, twice.
+        let body = vec![0, 0, 2, 1, 3, FIELD_HP, 19, 1, 3, FIELD_HP, 19];
+        let s = Snapshot { tick: Tick(2), baseline_gap: 1, checksum: hurt.hash32(), body, ..Snapshot::default() };
+        assert_eq!(client.apply(&s), Err(DeltaError::DuplicateUpdate(NetId(3))));
+        assert_eq!(inspect(&s.body), Err(DeltaError::DuplicateUpdate(NetId(3))));
+        assert_eq!(client.apply(&snapshot(&mut writer, 1, 0, &[ship])), Ok(()));
+        let body = vec![0, 0, 2, 1, 3, FIELD_HP, 19, 0];
+        let s = Snapshot { tick: Tick(2), baseline_gap: 1, checksum: hurt.hash32(), body, ..Snapshot::default() };
+        assert_eq!(
+            client.apply(&s),
+            Err(DeltaError::EmptyBlock),
+            "a block of no records is refused (a body of 2³² of them would loop)"
+        );
+        let one = Snapshot { body: vec![0, 0, 1, 1, 3, FIELD_HP, 19], ..s };
+        assert_eq!(client.apply(&snapshot(&mut writer, 1, 0, &[ship])), Ok(()));
+        assert_eq!(client.apply(&one), Ok(()));
+        assert_eq!(client.entities(), &[hurt]);
     }
 
     #[test]
@@ -687,7 +908,7 @@ mod tests {
         let e = EntityState { id: NetId(1), kind: EntityKind::HealOrb, ..Default::default() };
         let mut writer = BodyWriter::default();
         encode_body(&mut writer, &[], &[e], 0, &PHYSICS);
-        let mut s = snapshot(&writer, 3, 0, &[e]);
+        let mut s = snapshot(&mut writer, 3, 0, &[e]);
         s.checksum ^= 1;
         let mut client = ClientWorld::new(PHYSICS);
         assert!(matches!(client.apply(&s), Err(DeltaError::Checksum { .. })));
@@ -726,9 +947,9 @@ mod tests {
         let mut writer = BodyWriter::default();
         encode_body(&mut writer, &[], &[ship], 0, &PHYSICS);
         let mut client = ClientWorld::new(PHYSICS);
-        assert_eq!(client.apply(&snapshot(&writer, 1, 0, &[ship])), Ok(()));
+        assert_eq!(client.apply(&snapshot(&mut writer, 1, 0, &[ship])), Ok(()));
         let update = |mask: u8, d: i32| {
-            let mut body = vec![0, 0, 1, 1, mask];
+            let mut body = vec![0, 0, 1, 1, 1, mask];
             put_i32(&mut body, d);
             body
         };

@@ -169,7 +169,12 @@ pub fn apply_and_check(world: &mut ClientWorld, s: &Snapshot, fix_checksum: bool
             assert_eq!(held, pre.tick(), "the error names the tick the world held");
             assert_ne!(held, Some(expected), "a world holding the baseline takes the delta");
         }
-        DeltaError::Read(_) | DeltaError::Trailing | DeltaError::BadKind(_) | DeltaError::Unsorted(_) => {
+        DeltaError::Read(_)
+        | DeltaError::Trailing
+        | DeltaError::BadKind(_)
+        | DeltaError::Unsorted(_)
+        | DeltaError::EmptyBlock
+        | DeltaError::DuplicateUpdate(_) => {
             assert!(layout.is_err(), "apply could not read a body that inspect reads ({e}): {layout:?}");
         }
         DeltaError::UnknownEntity(_) | DeltaError::DuplicateEntity(_) | DeltaError::OutOfRange => {}

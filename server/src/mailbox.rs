@@ -87,6 +87,22 @@ impl Mailbox {
         Ok(())
     }
 
+    /// [`Mailbox::queue_reliable`] for several frames under one lock: a tick's events. All are
+    /// queued, or none if they would go past the backlog limit.
+    pub fn queue_reliable_all(&self, frames: &[Bytes]) -> Result<(), BacklogFull> {
+        let mut lanes = self.lanes();
+        if lanes.closing.is_some() {
+            return Ok(());
+        }
+        let bytes: usize = frames.iter().map(Bytes::len).sum();
+        if lanes.reliable_bytes + bytes > RELIABLE_BACKLOG_LIMIT {
+            return Err(BacklogFull);
+        }
+        lanes.reliable_bytes += bytes;
+        lanes.reliable.extend(frames.iter().cloned());
+        Ok(())
+    }
+
     /// Puts the latest snapshot in the snapshot lane. Returns `true` if it replaced one the
     /// writer had not taken yet (a snapshot dropped for backpressure).
     pub fn offer_snapshot(&self, frame: Bytes) -> bool {

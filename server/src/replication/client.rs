@@ -13,11 +13,12 @@
 //! so an id is never reused while a client may still hold the old entity, however long its
 //! despawn waits behind a slow reader.
 
-use super::{INNER, NONE, Replicator, VisibleScratch};
+use super::{Capture, CellRect, CellScratch, INNER, NONE, Replicator, VisibleScratch};
 use crate::sim::net_ids::NetIdPool;
 use arena_protocol::codec::encode_server_into;
 use arena_protocol::delta::{BodyWriter, write_update};
 use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
+use std::sync::Arc;
 
 /// What a client holds after some snapshot: its tick and the ids it holds (sorted). Without a
 /// byte budget the client holds every entity exactly as it was at that tick, so the states are
@@ -25,14 +26,56 @@ use arena_protocol::{EntityKind, EntityState, NetId, ServerMsg, Snapshot, Tick};
 /// per client: 4 bytes per held entity instead of 40. Under a budget a deferred change leaves
 /// the client's copy at its prediction, so the states are kept, with the priority each entity's
 /// unsent changes have accumulated.
+///
+/// A client in sync holds every entity of some cells (all those of `rect` in the capture of
+/// `tick`) and `ids` besides; others (after a full snapshot, a gap or under a budget) hold just
+/// `ids`, with `rect` empty.
 #[derive(Debug, Default)]
 struct Baseline {
     tick: Option<Tick>,
+    /// Cells held whole.
+    rect: CellRect,
+    /// The capture of `tick`, which says what is in those cells.
+    capture: Option<Arc<Capture>>,
+    /// Ids held outside `rect`, sorted.
     ids: Vec<NetId>,
+    /// With a `rect`: the indices of `ids` in the capture.
+    edge: Vec<u32>,
     /// Budgeted clients only: the held states, parallel to `ids`.
     states: Vec<EntityState>,
     /// Budgeted clients only: the priorities, parallel to `ids`.
     priority: Vec<f32>,
+}
+
+impl Baseline {
+    /// Every id held, sorted, into `out`.
+    fn all_ids(&self, out: &mut Vec<NetId>) {
+        out.clear();
+        let Some(capture) = self.capture.as_ref().filter(|_| !self.rect.is_empty()) else {
+            out.extend_from_slice(&self.ids);
+            return;
+        };
+        let mut edge = self.ids.iter().copied().peekable();
+        for (e, &cell) in capture.states.iter().zip(&capture.cells) {
+            if self.rect.contains(cell) {
+                while let Some(id) = edge.next_if(|id| *id < e.id) {
+                    out.push(id);
+                }
+                out.push(e.id);
+            }
+        }
+        out.extend(edge);
+    }
+
+    fn clear(&mut self) {
+        self.tick = None;
+        self.rect = CellRect::EMPTY;
+        self.capture = None;
+        self.ids.clear();
+        self.edge.clear();
+        self.states.clear();
+        self.priority.clear();
+    }
 }
 
 /// An update that competes for a place in a budgeted snapshot.
@@ -106,6 +149,9 @@ pub struct ClientReplica {
     budget: Option<usize>,
     writer: BodyWriter,
     visible: VisibleScratch,
+    cells: CellScratch,
+    /// Every id the committed baseline holds, when a slow path needs them listed.
+    held: Vec<NetId>,
     own_records: Vec<u8>,
     candidates: Vec<Candidate>,
     order: Vec<u32>,
@@ -140,6 +186,8 @@ impl ClientReplica {
             budget,
             writer: BodyWriter::default(),
             visible: VisibleScratch::default(),
+            cells: CellScratch::default(),
+            held: Vec::new(),
             own_records: Vec::new(),
             candidates: Vec::new(),
             order: Vec::new(),
@@ -180,11 +228,10 @@ impl ClientReplica {
     /// reused (safe, but a leak).
     pub fn forget(&mut self, ids: &mut NetIdPool) {
         self.account_ids(ids);
-        self.committed.ids.iter().for_each(|&id| ids.release(id));
-        self.committed.ids.clear();
-        self.committed.states.clear();
-        self.committed.priority.clear();
-        self.committed.tick = None;
+        self.committed.all_ids(&mut self.held);
+        self.held.iter().for_each(|&id| ids.release(id));
+        self.committed.clear();
+        self.pending.clear();
         if self.has_pending {
             self.added.iter().for_each(|&id| ids.release(id));
         }
@@ -228,12 +275,16 @@ impl ClientReplica {
                 }
             },
         };
-        let baseline: &[NetId] = if gap == 0 { &[] } else { &self.committed.ids };
+        let own = rep.curr.binary_search_by_key(&self.viewer, |e| e.id).ok();
+        let center = own.map_or((0.0, 0.0), |i| rep.curr[i].position());
+        if gap == 1 && !budgeted {
+            return self.encode_in_sync(rep, ack, own, center);
+        }
+        self.committed.all_ids(&mut self.held);
+        let baseline: &[NetId] = if gap == 0 { &[] } else { &self.held };
         // Under no budget, `held_states` is a whole capture: `q` walks it alongside `b`.
         let mut q = 0;
 
-        let own = rep.curr.binary_search_by_key(&self.viewer, |e| e.id).ok();
-        let center = own.map_or((0.0, 0.0), |i| rep.curr[i].position());
         rep.visible(center, own, &mut self.visible);
 
         let writer = &mut self.writer;
@@ -381,8 +432,57 @@ impl ClientReplica {
             }
         }
 
+        self.write_frame(tick, gap, ack, sum);
+        if gap == 0 {
+            // A full snapshot replaces the client's world: compare it with what it holds.
+            diff_ids(&self.held, &self.scratch.ids, &mut self.next_added, &mut self.next_removed);
+        }
+        // Everything held is at the "edge" (no cells held whole): the next snapshot, if in sync,
+        // starts from the indices of all of it.
+        self.scratch.rect = CellRect::EMPTY;
+        self.scratch.edge.clear();
+        if !budgeted {
+            let mut k = 0;
+            for id in &self.scratch.ids {
+                k += rep.ids[k..].partition_point(|x| x < id);
+                self.scratch.edge.push(k as u32);
+            }
+        }
+        self.commit_pending(rep, gap);
+        &self.frame
+    }
+
+    /// The fast path of [`ClientReplica::encode_frame`], for a client that holds last tick
+    /// exactly: see [`super::cells`].
+    fn encode_in_sync(&mut self, rep: &Replicator, ack: InputAck, own: Option<usize>, center: (f32, f32)) -> &[u8] {
+        self.writer.clear();
+        let (sum, full) = rep.encode_in_sync(
+            center,
+            own,
+            self.committed.rect,
+            &self.committed.edge,
+            &mut self.cells,
+            &mut self.writer,
+        );
+        self.write_frame(rep.tick, 1, ack, sum);
+        let CellScratch { spawns, despawns, edge, .. } = &mut self.cells;
+        self.next_added.clear();
+        self.next_added.extend(spawns.iter().map(|&i| rep.ids[i as usize]));
+        std::mem::swap(&mut self.next_removed, despawns);
+        self.scratch.ids.clear();
+        self.scratch.ids.extend(edge.iter().map(|&i| rep.ids[i as usize]));
+        std::mem::swap(&mut self.scratch.edge, edge);
+        self.scratch.states.clear();
+        self.scratch.priority.clear();
+        self.scratch.rect = full;
+        self.commit_pending(rep, 1);
+        &self.frame
+    }
+
+    /// Finishes the body in the writer into this tick's snapshot frame.
+    fn write_frame(&mut self, tick: Tick, gap: u32, ack: InputAck, checksum: u32) {
         self.body.clear();
-        writer.finish(&mut self.body);
+        self.writer.finish(&mut self.body);
         let snapshot = Snapshot {
             tick,
             baseline_gap: gap,
@@ -390,7 +490,7 @@ impl ClientReplica {
             ack_speculated: ack.speculated,
             input_queue: ack.queue,
             input_offset: ack.offset,
-            checksum: sum,
+            checksum,
             body: std::mem::take(&mut self.body),
         };
         let msg = ServerMsg::Snapshot(snapshot);
@@ -398,11 +498,11 @@ impl ClientReplica {
         if let ServerMsg::Snapshot(s) = msg {
             self.body = s.body;
         }
+    }
 
-        if gap == 0 {
-            // A full snapshot replaces the client's world: compare it with what it holds.
-            diff_ids(&self.committed.ids, &self.scratch.ids, &mut self.next_added, &mut self.next_removed);
-        }
+    /// Makes the snapshot just encoded (its baseline in `scratch`, its spawns and despawns in
+    /// `next_added` and `next_removed`) the pending one.
+    fn commit_pending(&mut self, rep: &Replicator, gap: u32) {
         // The spawns of the replaced pending snapshot (if any) move to `next_added`, to be
         // released by `account_ids` after the new spawns are held.
         self.release_replaced = self.has_pending;
@@ -410,12 +510,12 @@ impl ClientReplica {
         std::mem::swap(&mut self.added, &mut self.next_added);
         std::mem::swap(&mut self.removed, &mut self.next_removed);
 
-        self.scratch.tick = Some(tick);
+        self.scratch.tick = Some(rep.tick);
+        self.scratch.capture = if self.scratch.rect.is_empty() { None } else { rep.newest().cloned() };
         std::mem::swap(&mut self.pending, &mut self.scratch);
         self.has_pending = true;
         self.pending_full = gap == 0;
         self.full_requested = false;
-        &self.frame
     }
 
     /// The last encoded frame as shared bytes for the writer, cut from a buffer this replica

@@ -8,11 +8,12 @@
 //! gets that record copied; only clients that fell behind pay for deltas of their own.
 //! Per client, [`ClientReplica`] keeps the baselines and writes the snapshot. Sans-IO throughout.
 
+mod cells;
 mod client;
 
+pub use cells::{CellId, CellRect, CellScratch, STRAY, cell_id};
 pub use client::{ClientReplica, InputAck};
 
-use crate::sim::GRID_CELL;
 use crate::sim::components::{Motion, Net, Orb, Pilot, Projectile, Ship};
 use crate::sim::spatial::Grid;
 use arena_protocol::delta::write_update;
@@ -21,6 +22,9 @@ use arena_protocol::quantize::{pos_to_wire, vel_to_wire};
 use arena_protocol::rules::Arena;
 use arena_protocol::{EntityKind, EntityState, NetId, Physics, Tick};
 use bevy_ecs::prelude::*;
+use cells::CellTables;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Extra distance beyond the view in which new entities are still sent, so nothing pops in at
 /// the screen's edge.
@@ -28,6 +32,11 @@ pub const VIEW_MARGIN: f32 = 100.0;
 /// Further distance a known entity may drift out before it is despawned, so an entity on the
 /// edge does not flicker between spawn and despawn.
 pub const VIEW_HYSTERESIS: f32 = 100.0;
+
+/// Side of the cells replication shares work by (see [`cells`]): small enough that the edge of a
+/// view (the cells it only partly covers, walked entity by entity) is a thin band, large enough
+/// that a cell's block holds several records.
+pub const REPLICATION_CELL: f32 = 200.0;
 
 const NONE: u32 = u32::MAX;
 
@@ -60,11 +69,24 @@ pub struct Replicator {
     records: Vec<u8>,
     /// The last captures, oldest first, so a client whose baseline is a few ticks old (its
     /// newer snapshots were dropped for backpressure) can be sent a delta against it. Clients
-    /// keep only the ids they hold; the states are read from here.
-    history: std::collections::VecDeque<(Tick, Vec<EntityState>)>,
+    /// keep only the ids they hold (and which cells they hold whole); the states are read from
+    /// here.
+    history: VecDeque<Arc<Capture>>,
     /// Most captures kept in `history`.
     history_len: usize,
+    /// Per `curr` entry: its cell.
+    cells: Vec<CellId>,
+    /// Per `prev` entry: its cell last tick.
+    prev_cells: Vec<CellId>,
+    /// Indices in `curr` of the entities outside the arena, in no cell ([`STRAY`]).
+    strays: Vec<u32>,
+    /// Per `prev` entry: its index in `curr`, or `NONE` if it is gone.
+    next_index: Vec<u32>,
+    /// This tick's positions by cell, and last tick's.
     grid: Grid,
+    prev_grid: Grid,
+    cell_tables: CellTables,
+    scratch_starts: Vec<u32>,
     ships: QueryState<(&'static Net, &'static Ship, &'static Motion, &'static Pilot)>,
     projectiles: QueryState<(&'static Net, &'static Projectile)>,
     orbs: QueryState<(&'static Net, &'static Orb)>,
@@ -85,9 +107,16 @@ impl Replicator {
             hashes: Vec::new(),
             spans: Vec::new(),
             records: Vec::new(),
-            history: std::collections::VecDeque::new(),
+            history: VecDeque::new(),
             history_len: usize::from(tick_hz.max(16)),
-            grid: Grid::new(arena.width, arena.height, GRID_CELL),
+            cells: Vec::new(),
+            prev_cells: Vec::new(),
+            strays: Vec::new(),
+            next_index: Vec::new(),
+            grid: Grid::new(arena.width, arena.height, REPLICATION_CELL),
+            prev_grid: Grid::new(arena.width, arena.height, REPLICATION_CELL),
+            cell_tables: CellTables::default(),
+            scratch_starts: Vec::new(),
             ships: world.query(),
             projectiles: world.query(),
             orbs: world.query(),
@@ -149,40 +178,57 @@ impl Replicator {
     /// The states of the capture of `tick`, sorted by id, if it is still kept.
     #[must_use]
     pub fn states_at(&self, tick: Tick) -> Option<&[EntityState]> {
-        let newest = self.history.back()?.0;
+        self.capture_at(tick).map(|c| c.states.as_slice())
+    }
+
+    /// The capture of `tick`, if it is still kept.
+    fn capture_at(&self, tick: Tick) -> Option<&Arc<Capture>> {
+        let newest = self.history.back()?.tick;
         let back = newest.0.checked_sub(tick.0)? as usize;
         let at = self.history.len().checked_sub(back + 1)?;
-        let (t, states) = self.history.get(at)?;
-        (*t == tick).then_some(states.as_slice())
+        self.history.get(at).filter(|c| c.tick == tick)
+    }
+
+    /// This tick's capture, shared.
+    fn newest(&self) -> Option<&Arc<Capture>> {
+        self.history.back()
     }
 
     fn remember(&mut self) {
-        let mut copy = if self.history.len() >= self.history_len {
-            self.history.pop_front().map(|(_, v)| v).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        copy.clear();
+        let reused = if self.history.len() >= self.history_len { self.history.pop_front() } else { None };
+        // A capture a client's baseline still holds stays with it; a new one is made instead.
+        let mut capture = reused.and_then(|c| Arc::try_unwrap(c).ok()).unwrap_or_default();
+        capture.tick = self.tick;
+        capture.states.clear();
         // Every kept capture as large as the largest world seen, so the ring stops growing as
         // soon as the world does (rather than one capture at a time).
-        copy.reserve(self.curr.capacity());
-        copy.extend_from_slice(&self.curr);
+        capture.states.reserve(self.curr.capacity());
+        capture.states.extend_from_slice(&self.curr);
+        capture.cells.clear();
+        capture.cells.reserve(self.cells.capacity());
+        capture.cells.extend_from_slice(&self.cells);
         // Captures are of consecutive ticks unless the room skipped some: start again then.
-        if self.history.back().is_some_and(|(t, _)| t.0.wrapping_add(1) != self.tick.0) {
+        if self.history.back().is_some_and(|c| c.tick.0.wrapping_add(1) != self.tick.0) {
             self.history.clear();
         }
-        self.history.push_back((self.tick, copy));
+        self.history.push_back(Arc::new(capture));
     }
 
     fn precompute(&mut self) {
-        self.remember();
+        std::mem::swap(&mut self.grid, &mut self.prev_grid);
+        std::mem::swap(&mut self.cells, &mut self.prev_cells);
         self.prev_index.clear();
+        self.next_index.clear();
+        self.next_index.resize(self.prev.len(), NONE);
         self.ids.clear();
         self.ids.extend(self.curr.iter().map(|e| e.id));
         self.hashes.clear();
         self.spans.clear();
         self.records.clear();
+        self.cells.clear();
+        self.strays.clear();
         self.grid.clear();
+        let arena = self.physics.arena;
         let mut j = 0;
         for (i, e) in self.curr.iter().enumerate() {
             while j < self.prev.len() && self.prev[j].id < e.id {
@@ -191,16 +237,27 @@ impl Replicator {
             let start = self.records.len() as u32;
             if j < self.prev.len() && self.prev[j].id == e.id {
                 self.prev_index.push(j as u32);
+                self.next_index[j] = i as u32;
                 write_update(&mut self.records, &self.prev[j], e, 1, &self.physics);
             } else {
                 self.prev_index.push(NONE);
             }
             self.spans.push((start, self.records.len() as u32));
             self.hashes.push(e.hash32());
+            // An entity outside the arena (the game keeps none there) is in no cell: each client
+            // looks at it on its own, so a full cell's entities always lie within its bounds.
             let (x, y) = e.position();
+            if (0.0..=arena.width).contains(&x) && (0.0..=arena.height).contains(&y) {
+                self.cells.push(cell_id(self.grid.col_of(x), self.grid.row_of(y)));
+            } else {
+                self.cells.push(STRAY);
+                self.strays.push(i as u32);
+            }
             self.grid.insert(x, y, i as u32);
         }
         self.grid.build();
+        self.build_cells();
+        self.remember();
     }
 
     /// The tick of the last capture.
@@ -272,6 +329,17 @@ impl Replicator {
             }
         }
     }
+}
+
+/// One tick's quantized world, kept while clients may hold it as their baseline.
+#[derive(Debug, Default)]
+pub struct Capture {
+    /// The tick it is of.
+    pub tick: Tick,
+    /// The states, sorted by id.
+    pub states: Vec<EntityState>,
+    /// Per state: its cell.
+    pub cells: Vec<CellId>,
 }
 
 /// Per-client scratch space of [`Replicator::visible`], and its result.

@@ -67,6 +67,23 @@ struct Step {
     taken: bool,
 }
 
+/// A spawn near the middle of the arena, where the viewer starts: a crowd around it, so that
+/// views have full cells, entities cross cell borders and the view's edge all the time.
+fn arb_crowd_spawn() -> impl Strategy<Value = EntityState> {
+    (arb_spawn(), 16_000i32..48_000, 16_000i32..48_000).prop_map(|(e, x, y)| EntityState { x, y, ..e })
+}
+
+/// A step of a crowded script: more spawns, all near the viewer, and the viewer drifting.
+fn arb_crowd_step() -> impl Strategy<Value = Step> {
+    (
+        proptest::collection::vec(arb_fate(), 80),
+        proptest::collection::vec(arb_crowd_spawn(), 0..12),
+        proptest::option::weighted(0.3, (24_000i32..40_000, 24_000i32..40_000)),
+        proptest::bool::weighted(0.85),
+    )
+        .prop_map(|(fates, spawns, viewer_jump, taken)| Step { fates, spawns, viewer_jump, taken })
+}
+
 fn arb_step() -> impl Strategy<Value = Step> {
     (
         proptest::collection::vec(arb_fate(), 80),
@@ -236,6 +253,13 @@ proptest! {
 
     #[test]
     fn the_client_world_is_the_server_world_after_every_snapshot(steps in proptest::collection::vec(arb_step(), 1..40)) {
+        run_script(&steps, None)?;
+    }
+
+    #[test]
+    fn in_a_crowd_the_client_world_is_the_server_world_after_every_snapshot(
+        steps in proptest::collection::vec(arb_crowd_step(), 1..40),
+    ) {
         run_script(&steps, None)?;
     }
 

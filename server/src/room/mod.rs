@@ -370,9 +370,14 @@ impl Room {
         self.shots_counted = shots;
         self.stats.ticks.inc_by(1);
         let events: Vec<GameEvent> = self.sim.drain_events().collect();
-        for event in events {
-            let frame = self.frame(&ServerMsg::Event(event));
-            self.broadcast(&frame);
+        let frames: Vec<Bytes> = events.into_iter().map(|e| self.frame(&ServerMsg::Event(e))).collect();
+        if !frames.is_empty() {
+            // One lock per member for all of the tick's events.
+            for (client, m) in &self.members {
+                if m.mailbox.queue_reliable_all(&frames).is_err() {
+                    self.leaving.push((*client, ByeReason::TooSlow, "too many unread events"));
+                }
+            }
         }
         self.close_leaving();
     }

@@ -56,9 +56,53 @@ impl Grid {
         ((y / self.cell).max(0.0) as usize).min(self.rows - 1)
     }
 
+    /// Columns of cells.
+    #[must_use]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Rows of cells.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Side of a cell.
+    #[must_use]
+    pub fn cell_size(&self) -> f32 {
+        self.cell
+    }
+
+    /// The column `x` falls in (clamped into the grid).
+    #[must_use]
+    pub fn col_of(&self, x: f32) -> usize {
+        self.col(x)
+    }
+
+    /// The row `y` falls in (clamped into the grid).
+    #[must_use]
+    pub fn row_of(&self, y: f32) -> usize {
+        self.row(y)
+    }
+
+    /// The index (`row · cols + col`) of the cell `(x, y)` is filed in.
+    #[must_use]
+    pub fn cell_of(&self, x: f32, y: f32) -> u32 {
+        (self.row(y) * self.cols + self.col(x)) as u32
+    }
+
+    /// The items filed in cell `cell` (an index from [`Grid::cell_of`]), in the order they were
+    /// inserted.
+    #[must_use]
+    pub fn cell_items(&self, cell: usize) -> &[GridItem] {
+        debug_assert!(self.built, "Grid::build must run after inserts and before queries");
+        &self.items[self.starts[cell] as usize..self.starts[cell + 1] as usize]
+    }
+
     /// Files `item` at `(x, y)` (visible to queries after [`Grid::build`]).
     pub fn insert(&mut self, x: f32, y: f32, item: u32) {
-        let cell = (self.row(y) * self.cols + self.col(x)) as u32;
+        let cell = self.cell_of(x, y);
         self.staged.push((cell, GridItem { item, x, y }));
         self.built = false;
     }
