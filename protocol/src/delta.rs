@@ -11,9 +11,10 @@
 //! 3. **updates**: for entities whose true state differs from the prediction, a mask byte and
 //!    only the differing fields, as zig-zag varint deltas against the prediction. This section
 //!    is a count of *blocks*, each a count of records with ids ascending as gaps within the
-//!    block (the first from 0): the server encodes the changes of each grid cell once per tick
-//!    and copies that block into the snapshot of every client that holds the cell, so blocks
-//!    follow cells, not ids. An id appears in at most one record of the whole section.
+//!    block (the first from 0); blocks come in any order, so that a server may encode a grid
+//!    cell's changes once and copy that block to every client holding the cell (Arena's sorts
+//!    each snapshot's records into one block: fewer bytes). An id appears in at most one record
+//!    of the whole section.
 //!
 //! An entity whose state is exactly as predicted costs nothing: a ship holding its keys, a
 //! projectile in flight and a lying orb are all free. A body with `gap = 0` is a full snapshot:

@@ -10,11 +10,12 @@
 //!
 //! Per tick, [`Replicator::capture`](super::Replicator::capture) builds for each cell its hash
 //! sum, the rectangle of cells its entities came from ([`CellTables`] `sources`), its newborns,
-//! the entities that left it, and its *block*: the update records of its entities that existed
-//! last tick, encoded once. A cell that was full for a client last tick, and all of whose
-//! entities came from cells that were full too, is in sync for that client: its block is copied
-//! into the snapshot whole and its hash sum added to the checksum. Only the other cells are
-//! walked entity by entity ([`Replicator::encode_in_sync`]).
+//! the entities that left it, and its *changed* entities (those whose shared update record, encoded
+//! once per tick, is not empty). A cell that was full for a client last tick, and all of whose
+//! entities came from cells that were full too, is in sync for that client: its changed list is
+//! taken whole and its hash sum added to the checksum (a row's run of quiet cells costs two
+//! reads). Only the other cells are walked entity by entity ([`Replicator::encode_in_sync`]).
+//! The changed entities are sorted and written as one update block.
 
 use super::{NONE, Replicator, VIEW_HYSTERESIS, VIEW_MARGIN};
 use crate::sim::spatial::GridItem;
@@ -124,10 +125,10 @@ impl CellRect {
 pub(super) struct CellTables {
     /// Wrapping sum of the hashes of the cell's entities.
     pub(super) sum: Vec<u32>,
-    /// The cell's block (count and records) in `bytes`; empty when nothing in it changed beyond
-    /// prediction.
+    /// The cell's changed entities (those whose shared update record is not empty), a range
+    /// of `changed`, ascending.
     pub(super) block: Vec<(u32, u32)>,
-    pub(super) bytes: Vec<u8>,
+    pub(super) changed: Vec<u32>,
     /// The cells its entities (those that existed last tick) were in last tick.
     pub(super) sources: Vec<CellRect>,
     /// How many of its entities are new this tick.
@@ -145,7 +146,6 @@ pub(super) struct CellTables {
     pub(super) busy: Vec<u32>,
     /// Per row, its range in `busy`.
     pub(super) busy_starts: Vec<u32>,
-    writer: BodyWriter,
 }
 
 impl CellTables {
@@ -187,13 +187,14 @@ impl Replicator {
         t.sum.clear();
         t.sum.resize(cells, 0);
         t.block.clear();
-        t.bytes.clear();
+        t.changed.clear();
         t.sources.clear();
         t.sources.resize(cells, CellRect::EMPTY);
         t.newborns.clear();
         t.newborns.resize(cells, 0);
         for g in 0..cells {
             let mut sum = 0u32;
+            let start = t.changed.len() as u32;
             for it in self.grid.cell_items(g) {
                 let i = it.item as usize;
                 if self.cells[i] == STRAY {
@@ -206,15 +207,13 @@ impl Replicator {
                         t.sources[g].extend(self.prev_cells[pi as usize]);
                         let (a, b) = self.spans[i];
                         if a < b {
-                            t.writer.update_record(self.ids[i], &self.records[a as usize..b as usize]);
+                            t.changed.push(i as u32);
                         }
                     }
                 }
             }
             t.sum[g] = sum;
-            let start = t.bytes.len() as u32;
-            t.writer.take_block(&mut t.bytes);
-            t.block.push((start, t.bytes.len() as u32));
+            t.block.push((start, t.changed.len() as u32));
         }
         // Emigrants, by the cell they left: a counting sort.
         let cols = self.grid.cols();
@@ -302,8 +301,9 @@ impl Replicator {
 
     /// Writes the snapshot body for a client in sync with last tick (it applied last tick's
     /// snapshot and has no byte budget), holding the entities of last tick's full cells `before`
-    /// and those at `edge` (ascending indices into last tick's states): copied blocks for the cells in sync, records and spawns entity by
-    /// entity for the others, despawns for what it no longer sees. Fills `out` with what it
+    /// and those at `edge` (ascending indices into last tick's states): the changed lists of the
+    /// cells in sync, records and spawns entity by entity for the others, despawns for what it no
+    /// longer sees. Fills `out` with what it
     /// holds after it, and returns its checksum and its full cells.
     pub(super) fn encode_in_sync(
         &self,
@@ -319,7 +319,8 @@ impl Replicator {
         let full = self.full_cells(view, inner);
         let cols = self.grid.cols();
         let t = &self.cell_tables;
-        let CellScratch { kept, was_edge, spawns, despawns, edge: edge_now } = out;
+        let CellScratch { kept, was_edge, spawns, despawns, edge: edge_now, updates } = out;
+        updates.clear();
         kept.clear();
         kept.resize(self.curr.len().div_ceil(64), 0);
         was_edge.clear();
@@ -336,7 +337,7 @@ impl Replicator {
         };
         let mut sum = 0u32;
         // A full cell walked entity by entity: updates for what was held, spawns for the rest.
-        let walk = |g: usize, w: &mut BodyWriter, spawns: &mut Vec<u32>| {
+        let walk = |g: usize, updates: &mut Vec<u32>, spawns: &mut Vec<u32>| {
             for it in self.grid.cell_items(g) {
                 let i = it.item as usize;
                 if self.cells[i] == STRAY {
@@ -346,13 +347,12 @@ impl Replicator {
                 if pi != NONE && held_before(pi) {
                     let (a, b) = self.spans[i];
                     if a < b {
-                        w.update_record(self.ids[i], &self.records[a as usize..b as usize]);
+                        updates.push(it.item);
                     }
                 } else {
                     spawns.push(it.item);
                 }
             }
-            w.end_block();
         };
         let (full_cols, before_cols) = (full.cols(), before.cols());
         for row in full.rows() {
@@ -363,11 +363,11 @@ impl Replicator {
                 for &g in t.busy_in(row, cols, run) {
                     let g = g as usize;
                     if !before.contains_rect(t.sources[g]) {
-                        walk(g, w, spawns);
+                        walk(g, updates, spawns);
                         continue;
                     }
                     let (a, b) = t.block[g];
-                    w.copy_block(&t.bytes[a as usize..b as usize]);
+                    updates.extend_from_slice(&t.changed[a as usize..b as usize]);
                     if t.newborns[g] > 0 {
                         let born = self.grid.cell_items(g).iter().filter(|it| {
                             let i = it.item as usize;
@@ -381,12 +381,12 @@ impl Replicator {
             for run in outside(full_cols, kept_cols).into_iter().flatten() {
                 sum = sum.wrapping_add(t.run_sum(row, cols, run));
                 for col in run.0..=run.1 {
-                    walk(row * cols + col, w, spawns);
+                    walk(row * cols + col, updates, spawns);
                 }
             }
         }
         // Edge cells and strays: each entity on its own, against the spawn and keep areas.
-        let mut consider = |it: &GridItem, w: &mut BodyWriter| {
+        let mut consider = |it: &GridItem| {
             let i = it.item as usize;
             let (dx, dy) = ((it.x - view.0).abs(), (it.y - view.1).abs());
             let mine = own == Some(i);
@@ -397,7 +397,7 @@ impl Replicator {
             if pi != NONE && held_before(pi) {
                 let (a, b) = self.spans[i];
                 if a < b {
-                    w.update_record(self.ids[i], &self.records[a as usize..b as usize]);
+                    updates.push(it.item);
                 }
             } else if mine || (dx <= inner.0 && dy <= inner.1) {
                 spawns.push(it.item);
@@ -418,17 +418,23 @@ impl Replicator {
                 }
                 for it in self.grid.cell_items(row * cols + col) {
                     if self.cells[it.item as usize] == cell {
-                        consider(it, w);
+                        consider(it);
                     }
                 }
-                w.end_block();
             }
         }
         for &i in &self.strays {
             let (x, y) = self.curr[i as usize].position();
-            consider(&GridItem { item: i, x, y }, w);
+            consider(&GridItem { item: i, x, y });
         }
-        w.end_block();
+        // One block of every update, in id order (indices ascend as ids do): the records were
+        // encoded once per tick; copying a cell's block whole would save the sort but cost each
+        // cell's count and first id on the wire (BENCHMARKS.md, issue 11).
+        updates.sort_unstable();
+        for &i in updates.iter() {
+            let (a, b) = self.spans[i as usize];
+            w.update_record(self.ids[i as usize], &self.records[a as usize..b as usize]);
+        }
         edge_now.sort_unstable();
         // Despawns: what was held and is neither in a full cell nor kept at the edge.
         let held_now = |i: u32| full.contains(self.cells[i as usize]) || kept[i as usize / 64] & (1 << (i % 64)) != 0;
@@ -473,6 +479,8 @@ pub struct CellScratch {
     kept: Vec<u64>,
     /// Per index into last tick's states: held at the edge before it.
     was_edge: Vec<u64>,
+    /// Indices into this tick's states of the entities updated.
+    updates: Vec<u32>,
     /// Indices into this tick's states of the entities spawned, ascending.
     pub(super) spawns: Vec<u32>,
     /// Ids despawned, ascending.
