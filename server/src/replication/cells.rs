@@ -110,14 +110,6 @@ impl CellRect {
     pub fn has_row(self, row: usize) -> bool {
         !self.is_empty() && (usize::from(self.r0)..=usize::from(self.r1)).contains(&row)
     }
-
-    /// Its cells, row by row, as `(CellId, index in a grid of `cols` columns)`.
-    pub fn cells(self, cols: usize) -> impl Iterator<Item = (CellId, usize)> {
-        let rows = if self.is_empty() { 0..0 } else { self.r0..self.r1 + 1 };
-        rows.flat_map(move |r| {
-            (self.c0..=self.c1).map(move |c| (cell_id(c.into(), r.into()), usize::from(r) * cols + usize::from(c)))
-        })
-    }
 }
 
 /// What each cell's entities share this tick, indexed by grid cell (`row · cols + col`).
@@ -503,9 +495,8 @@ mod tests {
         assert!(!r.contains_rect(CellRect::new(1, 4, 1, 1)));
         assert!(r.contains_rect(CellRect::EMPTY), "every rect holds the empty one");
         assert!(!CellRect::EMPTY.contains(cell_id(0, 0)));
-        assert_eq!(CellRect::EMPTY.cells(10).count(), 0);
-        let cells: Vec<_> = CellRect::new(1, 2, 0, 1).cells(10).collect();
-        assert_eq!(cells, vec![(cell_id(1, 0), 1), (cell_id(2, 0), 2), (cell_id(1, 1), 11), (cell_id(2, 1), 12)]);
+        assert_eq!(CellRect::EMPTY.rows().count(), 0);
+        assert_eq!(CellRect::new(1, 2, 0, 1).rows(), 0..2);
         let mut grown = CellRect::EMPTY;
         grown.extend(cell_id(3, 5));
         grown.extend(cell_id(1, 6));
