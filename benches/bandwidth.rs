@@ -101,11 +101,10 @@ fn measure(s: &Scenario) -> Totals {
     let mut scratch: Vec<u8> = Vec::new();
     for tick in 0..WARMUP_TICKS + MEASURED_TICKS {
         for c in &mut clients {
-            c.act(&mut room);
+            c.act(&mut room.room);
         }
         room.simulate();
         room.replicate();
-        room.hand_off();
         let measuring = tick >= WARMUP_TICKS;
         for c in &mut clients {
             let mut stats = (0u64, 0u64, 0u64, 0u64, 0u64);

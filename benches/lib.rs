@@ -9,6 +9,7 @@ use arena_protocol::{EntityKind, EntityState, InputBatch, InputFrame, NetId, Vie
 use arena_server::mailbox::{Batch, Mailbox};
 use arena_server::metrics::ServerStats;
 use arena_server::replication::View;
+use arena_server::room::post::Post;
 use arena_server::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_server::sim::SimSettings;
 use rand::SeedableRng;
@@ -42,10 +43,47 @@ pub fn entities(ships: u32, orbs: u32) -> Vec<EntityState> {
     (0..ships).map(ship).chain((0..orbs).map(orb)).collect()
 }
 
-/// A room in memory with `clients` members that wander, and their mailboxes.
-pub struct BenchRoom {
+/// A room and the [`Post`] that delivers its frames into its members' mailboxes, driven as the
+/// room thread drives it.
+pub struct PostedRoom {
     /// The room.
     pub room: Room,
+    /// Its members' mailboxes.
+    pub post: Post,
+}
+
+impl PostedRoom {
+    /// `room`, with no mailbox open yet.
+    #[must_use]
+    pub fn new(room: Room) -> PostedRoom {
+        PostedRoom { room, post: Post::default() }
+    }
+
+    /// Joins `client` named `name`; returns the mailbox its frames go to.
+    pub fn join(&mut self, client: ClientId, name: String) -> Arc<Mailbox> {
+        let mailbox = Arc::new(Mailbox::default());
+        self.post.open(client, mailbox.clone());
+        self.room.handle(RoomCommand::Join { client, name, resume: None, require_resume: false });
+        mailbox
+    }
+
+    /// Simulates one tick (the inputs must be in already).
+    pub fn simulate(&mut self) {
+        self.room.simulate();
+    }
+
+    /// Replicates and delivers: what the room thread does after simulating.
+    pub fn replicate(&mut self) {
+        self.post.settle(&mut self.room);
+        self.room.replicate();
+        self.post.deliver(&mut self.room);
+    }
+}
+
+/// A room in memory with `clients` members that wander, and their mailboxes.
+pub struct BenchRoom {
+    /// The room and its post.
+    pub room: PostedRoom,
     /// Each member's mailbox, drained after every tick as a fast writer would.
     pub mailboxes: Vec<Arc<Mailbox>>,
     inputs: BenchInputs,
@@ -142,17 +180,9 @@ impl BenchRoom {
             resume_grace: Duration::from_secs(15),
             replication_threads: threads,
         };
-        let mut room = Room::new(settings, Arc::new(ServerStats::default()));
-        let mailboxes: Vec<Arc<Mailbox>> = (0..clients).map(|_| Arc::new(Mailbox::default())).collect();
-        for (i, mailbox) in mailboxes.iter().enumerate() {
-            room.handle(RoomCommand::Join {
-                client: ClientId(i as u64),
-                name: format!("b{i}"),
-                mailbox: mailbox.clone(),
-                resume: None,
-                require_resume: false,
-            });
-        }
+        let mut room = PostedRoom::new(Room::new(settings, Arc::new(ServerStats::default())));
+        let mailboxes: Vec<Arc<Mailbox>> =
+            (0..clients).map(|i| room.join(ClientId(i as u64), format!("b{i}"))).collect();
         let mut bench = BenchRoom { room, mailboxes, inputs, batch: Batch::default(), seq: 0 };
         for _ in 0..30 {
             bench.tick();
@@ -167,7 +197,6 @@ impl BenchRoom {
         self.feed_inputs();
         self.room.simulate();
         self.room.replicate();
-        self.room.hand_off();
         self.drain()
     }
 
@@ -189,10 +218,10 @@ impl BenchRoom {
                 seq: self.seq,
                 buttons,
                 aim: (i as u16).wrapping_mul(997),
-                view: ViewTime { tick: self.room.tick(), frac: 0 },
+                view: ViewTime { tick: self.room.room.tick(), frac: 0 },
             };
             let batch = InputBatch::one(input);
-            self.room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
+            self.room.room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
         }
     }
 
@@ -238,15 +267,8 @@ pub struct Received {
 
 impl MemoryClient {
     /// Joins `room` as client `i` playing `behaviour` with a seed of its own.
-    pub fn join(room: &mut Room, i: u64, behaviour: Behaviour, seed: u64) -> MemoryClient {
-        let mailbox = Arc::new(Mailbox::default());
-        room.handle(RoomCommand::Join {
-            client: ClientId(i),
-            name: format!("m{i}"),
-            mailbox: mailbox.clone(),
-            resume: None,
-            require_resume: false,
-        });
+    pub fn join(room: &mut PostedRoom, i: u64, behaviour: Behaviour, seed: u64) -> MemoryClient {
+        let mailbox = room.join(ClientId(i), format!("m{i}"));
         let brain = Brain::new(behaviour, Pcg64Mcg::seed_from_u64(seed.wrapping_add(i)));
         MemoryClient { client: ClientId(i), mailbox, mirror: None, brain, seq: 0, batch: Batch::default() }
     }
@@ -294,7 +316,7 @@ impl MemoryClient {
 
 /// A room of the given size with `orbs` orbs, 30 Hz, the default view, for in-memory play.
 #[must_use]
-pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
+pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> PostedRoom {
     let settings = RoomSettings {
         sim: SimSettings {
             tick_hz: 30,
@@ -310,5 +332,5 @@ pub fn memory_room(arena_size: f32, orbs: u32, seed: u64) -> Room {
         resume_grace: Duration::from_secs(15),
         replication_threads: 1,
     };
-    Room::new(settings, Arc::new(ServerStats::default()))
+    PostedRoom::new(Room::new(settings, Arc::new(ServerStats::default())))
 }

@@ -91,7 +91,6 @@ fn replicate_room(c: &mut Criterion) {
                     room.room.simulate();
                     let start = Instant::now();
                     room.room.replicate();
-                    room.room.hand_off();
                     spent += start.elapsed();
                     room.drain();
                 }

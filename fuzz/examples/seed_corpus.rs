@@ -28,6 +28,7 @@ use arena_protocol::{
 use arena_server::mailbox::{Batch, Closing, Mailbox};
 use arena_server::metrics::ServerStats;
 use arena_server::replication::View;
+use arena_server::room::post::Post;
 use arena_server::room::{ClientId, Room, RoomCommand, RoomSettings};
 use arena_server::sim::SimSettings;
 use rand::SeedableRng;
@@ -154,18 +155,20 @@ struct Member {
     down: Vec<Vec<u8>>,
 }
 
-fn join(room: &mut Room, id: u64, behaviour: Behaviour, every: u64, resume: Option<ResumeToken>) -> (Member, Vec<u8>) {
+fn join(
+    room: &mut Room,
+    post: &mut Post,
+    id: u64,
+    behaviour: Behaviour,
+    every: u64,
+    resume: Option<ResumeToken>,
+) -> (Member, Vec<u8>) {
     let hello = Hello { protocol_version: PROTOCOL_VERSION, name: format!("bot{id}"), resume, join_token: None };
     let frame = encode_client(&ClientMsg::Hello(hello.clone()));
     let mailbox = Arc::new(Mailbox::default());
     let client = ClientId(id);
-    room.handle(RoomCommand::Join {
-        client,
-        name: hello.name,
-        mailbox: mailbox.clone(),
-        resume,
-        require_resume: false,
-    });
+    post.open(client, mailbox.clone());
+    room.handle(RoomCommand::Join { client, name: hello.name, resume, require_resume: false });
     let brain = Brain::new(behaviour, Pcg64Mcg::seed_from_u64(id));
     let member =
         Member { client, mailbox, brain, log: InputLog::default(), mirror: None, token: None, every, down: Vec::new() };
@@ -192,11 +195,12 @@ fn play(seeds: &mut Seeds) {
         replication_threads: 1,
     };
     let mut room = Room::new(settings, Arc::new(ServerStats::default()));
+    let mut post = Post::default();
     let styles = [Behaviour::Chase, Behaviour::Kite, Behaviour::Wander, Behaviour::Patrol, Behaviour::Mixed];
     let mut members = Vec::new();
     let mut up: Vec<Vec<u8>> = Vec::new();
     for (i, behaviour) in styles.into_iter().enumerate() {
-        let (m, hello) = join(&mut room, i as u64, behaviour, [1, 1, 2, 3, 7][i], None);
+        let (m, hello) = join(&mut room, &mut post, i as u64, behaviour, [1, 1, 2, 3, 7][i], None);
         up.push(hello);
         members.push(m);
     }
@@ -209,9 +213,10 @@ fn play(seeds: &mut Seeds) {
         if tick == 200 {
             // The wanderer's connection is lost; it comes back with its resume token.
             let lost = members.remove(2);
+            post.forget(lost.client);
             room.handle(RoomCommand::Leave { client: lost.client, lost: true });
             seeds.add("snapshot_delta", sessions_of(&lost.down).concat());
-            let (m, hello) = join(&mut room, 10, Behaviour::Wander, 1, lost.token);
+            let (m, hello) = join(&mut room, &mut post, 10, Behaviour::Wander, 1, lost.token);
             up.push(hello);
             members.push(m);
         }
@@ -233,10 +238,12 @@ fn play(seeds: &mut Seeds) {
             }
         }
         room.simulate();
+        post.settle(&mut room);
         room.replicate();
-        room.hand_off();
+        post.deliver(&mut room);
         if tick == 399 {
             room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
+            post.deliver(&mut room);
         }
         for m in &mut members {
             if !u64::from(tick).is_multiple_of(m.every) && tick != 399 {

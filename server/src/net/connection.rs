@@ -246,9 +246,7 @@ where
             return not_joined(Some(bye(ByeReason::JoinRefused, e.to_string())));
         }
     }
-    let resume = hello.resume;
-    let join = RoomCommand::Join { client, name: hello.name, mailbox: mailbox.clone(), resume, require_resume };
-    if !app.inbox.control(join) {
+    if !app.inbox.join(client, hello.name, mailbox.clone(), hello.resume, require_resume) {
         return not_joined(Some(bye(ByeReason::ServerError, "the room is not running")));
     }
     let joined = |bye| ReadOutcome { joined: true, bye, ending: Ending::Left };

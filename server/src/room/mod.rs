@@ -1,15 +1,19 @@
-//! A room: one simulation, its members and their mailboxes. This is the one narrow place where
-//! the network side (commands in, [`Mailbox`]es out) meets the simulation.
+//! A room: one simulation and its members. This is the one narrow place where the network side
+//! (commands in, frames out) meets the simulation.
 //!
-//! [`Room`] itself is sans-IO: the thread in [`runner`] calls [`Room::handle`],
-//! [`Room::simulate`] and [`Room::replicate`] on its clock, and tests or benches can call them
-//! directly with mailboxes they read themselves.
+//! [`Room`] is sans-IO: it takes commands ([`Room::handle`]) and is ticked ([`Room::simulate`],
+//! [`Room::replicate`]) by whoever drives it, and returns what it sends as an [`Output`] of
+//! frames per member, never touching a socket or a mailbox. The thread in [`runner`] drives it
+//! on its clock and delivers through a [`post::Post`]; tests and benches drive it directly.
 
 pub mod load;
+pub mod output;
+pub mod post;
 pub mod runner;
 pub mod schedule;
 
-use crate::mailbox::{Closing, Mailbox};
+pub use output::Output;
+
 use crate::metrics::ServerStats;
 use crate::replication::{ClientReplica, InputAck, Replicator, View};
 use crate::sim::input_queue::QueueCounts;
@@ -37,8 +41,6 @@ pub enum RoomCommand {
         client: ClientId,
         /// Requested display name (the room sanitizes it).
         name: String,
-        /// Where the room puts this client's frames.
-        mailbox: Arc<Mailbox>,
         /// The token of an earlier `Welcome`: give that player back if it is still kept.
         resume: Option<ResumeToken>,
         /// Only a resume may let this client in (the server needs join tokens and the `Hello`
@@ -98,8 +100,9 @@ impl RoomSettings {
 struct Member {
     entity: Entity,
     id: NetId,
-    mailbox: Arc<Mailbox>,
     replica: ClientReplica,
+    /// Its last snapshot was not taken by its writer (told by [`Room::snapshot_dropped`]).
+    dropped: bool,
     untaken_in_row: u32,
     token: ResumeToken,
     /// The pilot's input counts already added to the room's metrics.
@@ -139,7 +142,7 @@ pub struct Room {
     buf: Vec<u8>,
     scoreboard: Scoreboard,
     leaving: Vec<(ClientId, ByeReason, &'static str)>,
-    outbox: Vec<(Arc<Mailbox>, Bytes)>,
+    out: Output,
     suspended: Vec<Suspended>,
     tick_start: Option<Instant>,
     shots_counted: crate::sim::resources::ShotStats,
@@ -162,7 +165,7 @@ impl Room {
             buf: Vec::new(),
             scoreboard: Scoreboard::default(),
             leaving: Vec::new(),
-            outbox: Vec::new(),
+            out: Output::default(),
             suspended: Vec::new(),
             tick_start: None,
             shots_counted: Default::default(),
@@ -203,8 +206,8 @@ impl Room {
     /// Applies one command from the network side.
     pub fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { client, name, mailbox, resume, require_resume } => {
-                self.join(client, &name, mailbox, resume, require_resume);
+            RoomCommand::Join { client, name, resume, require_resume } => {
+                self.join(client, &name, resume, require_resume);
             }
             RoomCommand::Input { client, batch, received } => {
                 if let Some(m) = self.members.get(&client) {
@@ -235,14 +238,33 @@ impl Room {
         self.stats.clients.set(self.members.len() as i64);
     }
 
-    fn join(
-        &mut self,
-        client: ClientId,
-        name: &str,
-        mailbox: Arc<Mailbox>,
-        resume: Option<ResumeToken>,
-        require_resume: bool,
-    ) {
+    /// Swaps what the room produced since the last call into `out` (whose lists should be
+    /// empty; the room keeps their capacity for its next output).
+    pub fn take_output(&mut self, out: &mut Output) {
+        std::mem::swap(&mut self.out, out);
+    }
+
+    /// Ends `client`'s membership with a goodbye (its ship goes): the deliverer found it cannot
+    /// keep up. The goodbye is in the next [`Output`].
+    pub fn expel(&mut self, client: ClientId, reason: ByeReason, why: &'static str) {
+        self.leaving.push((client, reason, why));
+        self.close_leaving();
+    }
+
+    /// Tells the room that `client`'s last snapshot was never taken by its writer (and never
+    /// will be): the next one must not assume the client has it.
+    pub fn snapshot_dropped(&mut self, client: ClientId) {
+        if let Some(m) = self.members.get_mut(&client) {
+            m.dropped = true;
+        }
+    }
+
+    fn goodbye(&mut self, client: ClientId, reason: ByeReason, message: String) {
+        self.out.closes.push((client, Bye { reason, message, retry_after_ms: 0 }));
+        self.stats.count_close(reason.label());
+    }
+
+    fn join(&mut self, client: ClientId, name: &str, resume: Option<ResumeToken>, require_resume: bool) {
         let back = resume.and_then(|token| self.take_player(token));
         let (entity, id, resumed) = match back {
             Some((entity, id)) => {
@@ -252,16 +274,14 @@ impl Room {
             }
             None if require_resume => {
                 let message = "that player is gone (resume grace over); get a new join token".to_owned();
-                mailbox.close(Closing::Bye(Bye { reason: ByeReason::JoinRefused, message, retry_after_ms: 0 }));
-                self.stats.count_close(ByeReason::JoinRefused.label());
+                self.goodbye(client, ByeReason::JoinRefused, message);
                 return;
             }
             None => {
                 if self.members.len() + self.suspended.len() >= self.settings.max_clients as usize {
                     if self.suspended.is_empty() || self.members.len() >= self.settings.max_clients as usize {
                         let message = format!("the room is full ({} players)", self.settings.max_clients);
-                        mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message, retry_after_ms: 0 }));
-                        self.stats.count_close(ByeReason::ServerFull.label());
+                        self.goodbye(client, ByeReason::ServerFull, message);
                         return;
                     }
                     // A player who is here beats a ship waiting for one who may not come back.
@@ -270,9 +290,7 @@ impl Room {
                     self.stats.suspended.set(self.suspended.len() as i64);
                 }
                 let Some((entity, id)) = self.sim.spawn_ship(name) else {
-                    let message = "the room has no net ids left".to_owned();
-                    mailbox.close(Closing::Bye(Bye { reason: ByeReason::ServerFull, message, retry_after_ms: 0 }));
-                    self.stats.count_close(ByeReason::ServerFull.label());
+                    self.goodbye(client, ByeReason::ServerFull, "the room has no net ids left".to_owned());
                     return;
                 };
                 (entity, id, false)
@@ -294,15 +312,14 @@ impl Room {
             resume_grace_ms: u32::try_from(self.settings.resume_grace.as_millis()).unwrap_or(u32::MAX),
         });
         let frame = self.frame(&welcome);
-        // A fresh mailbox has room for any welcome below the backlog limit.
-        let _ = mailbox.send_reliable(frame);
+        self.out.direct.push((client, frame));
         let replica = ClientReplica::new(id, self.settings.snapshot_budget);
         let counted = self.sim.pilot(entity).map(|p| p.queue.counts()).unwrap_or_default();
         let member = Member {
             entity,
             id,
-            mailbox,
             replica,
+            dropped: false,
             untaken_in_row: 0,
             token,
             counted,
@@ -325,9 +342,7 @@ impl Room {
         }
         let client = self.members.iter().find(|(_, m)| m.token == token).map(|(c, _)| *c)?;
         let m = self.remove_member(client)?;
-        let message = "this player resumed on another connection".to_owned();
-        m.mailbox.close(Closing::Bye(Bye { reason: ByeReason::Replaced, message, retry_after_ms: 0 }));
-        self.stats.count_close(ByeReason::Replaced.label());
+        self.goodbye(client, ByeReason::Replaced, "this player resumed on another connection".to_owned());
         Some((m.entity, m.id))
     }
 
@@ -370,52 +385,35 @@ impl Room {
         self.shots_counted = shots;
         self.stats.ticks.inc_by(1);
         let events: Vec<GameEvent> = self.sim.drain_events().collect();
-        let frames: Vec<Bytes> = events.into_iter().map(|e| self.frame(&ServerMsg::Event(e))).collect();
-        if !frames.is_empty() {
-            // One lock per member for all of the tick's events.
-            for (client, m) in &self.members {
-                if m.mailbox.queue_reliable_all(&frames).is_err() {
-                    self.leaving.push((*client, ByeReason::TooSlow, "too many unread events"));
-                }
-            }
-        }
-        self.close_leaving();
-    }
-
-    /// Queues `frame` for every member; it goes out with the member's next snapshot (one wake
-    /// and one write per member per tick).
-    fn broadcast(&mut self, frame: &Bytes) {
-        for (client, m) in &self.members {
-            if m.mailbox.queue_reliable(frame.clone()).is_err() {
-                self.leaving.push((*client, ByeReason::TooSlow, "too many unread events"));
-            }
+        for event in events {
+            let frame = self.frame(&ServerMsg::Event(event));
+            self.out.broadcast.push(frame);
         }
     }
 
     fn close_leaving(&mut self) {
         for (client, reason, why) in std::mem::take(&mut self.leaving) {
             if let Some(m) = self.remove_member(client) {
-                m.mailbox.close(Closing::Bye(Bye { reason, message: why.to_owned(), retry_after_ms: 0 }));
-                self.stats.count_close(reason.label());
+                self.goodbye(client, reason, why.to_owned());
                 self.sim.despawn_ship(m.entity);
             }
         }
         self.stats.clients.set(self.members.len() as i64);
     }
 
-    /// Captures the world once and encodes every member's snapshot, a delta against what that
-    /// member holds. A snapshot the writer has not taken by now is retracted (the new one
-    /// replaces it, encoded against what the client really has); members that keep leaving
-    /// snapshots untaken are marked to be closed as too slow. [`Room::hand_off`] delivers.
+    /// Captures the world once and encodes every member's snapshot into the [`Output`], a delta
+    /// against what that member holds (a snapshot told [`Room::snapshot_dropped`] is assumed
+    /// lost: the new one is encoded against what the client really has); members that keep
+    /// leaving snapshots untaken are closed as too slow. Once a second the scoreboard, if it
+    /// changed, is broadcast before the snapshots.
     pub fn replicate(&mut self) {
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
         self.stats.entities.set(self.replicator.states().len() as i64);
         let mut dropped = 0;
-        self.outbox.clear();
         // First, in turn: settle last tick's snapshots, find the slow, read each pilot's acks.
         for (client, m) in &mut self.members {
-            let was_dropped = m.mailbox.retract_snapshot();
+            let was_dropped = std::mem::take(&mut m.dropped);
             m.replica.settle(was_dropped, self.sim.net_ids());
             m.due = true;
             if was_dropped {
@@ -445,37 +443,29 @@ impl Room {
             }
         }
         // Then every snapshot at once: each reads the shared capture and writes its own replica.
-        let Room { members, replicator, outbox, pool, .. } = self;
+        let Room { members, replicator, out, pool, .. } = self;
         let rep = &*replicator;
-        let encode = |m: &mut Member| {
+        let encode = |(client, m): (&ClientId, &mut Member)| {
             m.due.then(|| {
                 m.replica.encode_frame(rep, m.ack);
-                (m.mailbox.clone(), m.replica.frame_bytes())
+                (*client, m.replica.frame_bytes())
             })
         };
+        let before = out.snapshots.len();
         match pool {
-            Some(pool) => pool.install(|| outbox.par_extend(members.par_iter_mut().filter_map(|(_, m)| encode(m)))),
-            None => outbox.extend(members.values_mut().filter_map(encode)),
+            Some(pool) => pool.install(|| out.snapshots.par_extend(members.par_iter_mut().filter_map(encode))),
+            None => out.snapshots.extend(members.iter_mut().filter_map(encode)),
         }
+        let sent = (out.snapshots.len() - before) as u64;
         // Last, in turn: the ids the snapshots spawn are held from now on.
         for m in self.members.values_mut() {
             m.replica.account_ids(self.sim.net_ids());
         }
         self.stats.snapshots_dropped.inc_by(dropped);
-    }
-
-    /// Hands the snapshots [`Room::replicate`] encoded to the members' writers, each with the
-    /// tick's events and (once a second, if it changed) the scoreboard queued before it: one wake
-    /// per member. Closes the members marked too slow.
-    pub fn hand_off(&mut self) {
+        self.stats.snapshots_sent.inc_by(sent);
         if self.sim.tick().0.is_multiple_of(u32::from(self.settings.sim.tick_hz)) {
             self.send_scoreboard();
         }
-        let sent = self.outbox.len() as u64;
-        for (mailbox, frame) in self.outbox.drain(..) {
-            mailbox.offer_snapshot(frame);
-        }
-        self.stats.snapshots_sent.inc_by(sent);
         self.close_leaving();
     }
 
@@ -492,7 +482,7 @@ impl Room {
         if board != self.scoreboard {
             let frame = self.frame(&ServerMsg::Scoreboard(board.clone()));
             self.scoreboard = board;
-            self.broadcast(&frame);
+            self.out.broadcast.push(frame);
         }
     }
 
@@ -502,11 +492,11 @@ impl Room {
         self.members.get(&client).map(|m| m.entity)
     }
 
-    /// Says goodbye to every member (the server is shutting down).
+    /// Says goodbye to every member (the server is shutting down): the goodbyes are in the
+    /// next [`Output`].
     pub fn close_all(&mut self, reason: ByeReason, message: &str) {
-        for (_, m) in std::mem::take(&mut self.members) {
-            m.mailbox.close(Closing::Bye(Bye { reason, message: message.to_owned(), retry_after_ms: 0 }));
-            self.stats.count_close(reason.label());
+        for client in std::mem::take(&mut self.members).into_keys() {
+            self.goodbye(client, reason, message.to_owned());
         }
         self.stats.clients.set(0);
     }

@@ -2,11 +2,13 @@
 //! catch-up and skips are decided there, from the time this loop reads), feeding it the commands
 //! that arrived since the last tick and timing each phase.
 
+use crate::mailbox::Mailbox;
 use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
 use crate::room::load::LoadGauge;
+use crate::room::post::Post;
 use crate::room::schedule::{Step, TickSchedule};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
-use arena_protocol::{ByeReason, InputBatch};
+use arena_protocol::{ByeReason, InputBatch, ResumeToken};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -20,10 +22,13 @@ pub const INPUT_QUEUE_CAPACITY: usize = 1 << 16;
 /// How often the tick timing summary is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
+/// A control command, with the mailbox of a joining client.
+type Control = (RoomCommand, Option<Arc<Mailbox>>);
+
 /// The sending side of a room, cloned into every connection task.
 #[derive(Clone)]
 pub struct RoomInbox {
-    control: Sender<RoomCommand>,
+    control: Sender<Control>,
     inputs: SyncSender<RoomCommand>,
     faults: Sender<Fault>,
     stats: Arc<ServerStats>,
@@ -40,16 +45,31 @@ pub enum Fault {
 }
 
 impl RoomInbox {
-    /// Sends a control command (join, full-snapshot request); never lost while the room runs.
+    /// Asks the room for a ship for `client`, whose frames go to `mailbox` (see
+    /// [`RoomCommand::Join`]); never lost while the room runs. `false` if the room has stopped
+    /// (shut down, or its thread died).
+    pub fn join(
+        &self,
+        client: ClientId,
+        name: String,
+        mailbox: Arc<Mailbox>,
+        resume: Option<ResumeToken>,
+        require_resume: bool,
+    ) -> bool {
+        let command = RoomCommand::Join { client, name, resume, require_resume };
+        self.control.send((command, Some(mailbox))).is_ok()
+    }
+
+    /// Sends a control command (a full-snapshot request); never lost while the room runs.
     /// `false` if the room has stopped (shut down, or its thread died).
     pub fn control(&self, command: RoomCommand) -> bool {
-        self.control.send(command).is_ok()
+        self.control.send((command, None)).is_ok()
     }
 
     /// Tells the room that `client` is gone (`lost`: without a goodbye, so its ship waits for it
     /// to resume); never lost.
     pub fn leave(&self, client: ClientId, lost: bool) {
-        let _ = self.control.send(RoomCommand::Leave { client, lost });
+        let _ = self.control.send((RoomCommand::Leave { client, lost }, None));
     }
 
     /// Injects a fault into the room thread (tests only; see [`Fault`]).
@@ -110,7 +130,7 @@ fn record(stats: &ServerStats, hdr: &mut TickHistograms, phase: Phase, took: Dur
 
 /// The receiving sides of a room's inbox.
 struct Channels {
-    control: Receiver<RoomCommand>,
+    control: Receiver<Control>,
     inputs: Receiver<RoomCommand>,
     faults: Receiver<Fault>,
 }
@@ -119,14 +139,16 @@ struct Channels {
 /// connected is told (`ServerError`), the panic is counted, and the thread ends, so the watchdog
 /// turns `/healthz` to 503 and connections find the room gone.
 fn run(mut room: Room, settings: RoomSettings, stats: &ServerStats, channels: &Channels, stop: &AtomicBool) {
+    let mut post = Post::default();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tick_loop(&mut room, settings, stats, channels, stop);
+        tick_loop(&mut room, &mut post, settings, stats, channels, stop);
     }));
     if outcome.is_err() {
         stats.room_panics.inc();
         tracing::error!("the room thread panicked; closing every connection");
         let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             room.close_all(ByeReason::ServerError, "the room stopped because of a server error");
+            post.deliver(&mut room);
         }));
         if told.is_err() {
             tracing::error!("the room could not tell its players; they will find it gone");
@@ -134,7 +156,14 @@ fn run(mut room: Room, settings: RoomSettings, stats: &ServerStats, channels: &C
     }
 }
 
-fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, channels: &Channels, stop: &AtomicBool) {
+fn tick_loop(
+    room: &mut Room,
+    post: &mut Post,
+    settings: RoomSettings,
+    stats: &ServerStats,
+    channels: &Channels,
+    stop: &AtomicBool,
+) {
     let Channels { control, inputs, faults } = channels;
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
     let mut hdr = TickHistograms::default();
@@ -166,7 +195,12 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
 
         let t0 = Instant::now();
         room.begin_tick(t0);
-        while let Ok(cmd) = control.try_recv() {
+        while let Ok((cmd, mailbox)) = control.try_recv() {
+            match (&cmd, mailbox) {
+                (RoomCommand::Join { client, .. }, Some(mailbox)) => post.open(*client, mailbox),
+                (RoomCommand::Leave { client, .. }, _) => post.forget(*client),
+                _ => {}
+            }
             room.handle(cmd);
         }
         while let Ok(cmd) = inputs.try_recv() {
@@ -181,9 +215,10 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
         let t1 = Instant::now();
         room.simulate();
         let t2 = Instant::now();
+        post.settle(room);
         room.replicate();
         let t3 = Instant::now();
-        room.hand_off();
+        post.deliver(room);
         let t4 = Instant::now();
 
         for (phase, took) in [
@@ -223,5 +258,6 @@ fn tick_loop(room: &mut Room, settings: RoomSettings, stats: &ServerStats, chann
     }
     stats.publish(&hdr);
     room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
+    post.deliver(room);
     tracing::info!("room stopped");
 }

@@ -2,7 +2,8 @@
 //! decoded and applied as a client would. The worker pool must change nothing a client receives.
 
 use super::*;
-use crate::mailbox::Batch;
+use crate::mailbox::{Batch, Mailbox};
+use crate::room::post::Post;
 use crate::sim::SimSettings;
 use arena_protocol::rules::{Arena, Buttons};
 use arena_protocol::{ClientWorld, InputFrame, Physics, ViewTime, decode_server};
@@ -11,7 +12,7 @@ use rand_pcg::Pcg64Mcg;
 
 const TICK_HZ: u16 = 30;
 
-fn settings(threads: usize) -> RoomSettings {
+pub(super) fn settings(threads: usize) -> RoomSettings {
     RoomSettings {
         sim: SimSettings {
             tick_hz: TICK_HZ,
@@ -45,6 +46,7 @@ fn play(threads: usize, ticks: u32) -> (Vec<Vec<u8>>, u64) {
     let settings = settings(threads);
     let physics = Physics::new(TICK_HZ, settings.sim.arena);
     let mut room = Room::new(settings, Arc::new(ServerStats::default()));
+    let mut post = Post::default();
     let mut rng = Pcg64Mcg::seed_from_u64(3);
     let mut players: Vec<Player> = Vec::new();
     let mut left = Vec::new();
@@ -54,18 +56,14 @@ fn play(threads: usize, ticks: u32) -> (Vec<Vec<u8>>, u64) {
             let mailbox = Arc::new(Mailbox::default());
             let client = ClientId(players.len() as u64);
             let name = format!("p{}", client.0);
-            room.handle(RoomCommand::Join {
-                client,
-                name,
-                mailbox: mailbox.clone(),
-                resume: None,
-                require_resume: false,
-            });
+            post.open(client, mailbox.clone());
+            room.handle(RoomCommand::Join { client, name, resume: None, require_resume: false });
             players.push(Player { mailbox, world: None, stream: Vec::new(), applied: 0 });
         }
         if tick % 50 == 49 {
             let client = rng.random_range(0..players.len());
             if !left.contains(&client) {
+                post.forget(ClientId(client as u64));
                 room.handle(RoomCommand::Leave { client: ClientId(client as u64), lost: false });
                 left.push(client);
             }
@@ -78,8 +76,9 @@ fn play(threads: usize, ticks: u32) -> (Vec<Vec<u8>>, u64) {
             room.handle(RoomCommand::Input { client: ClientId(i as u64), batch, received: Instant::now() });
         }
         room.simulate();
+        post.settle(&mut room);
         room.replicate();
-        room.hand_off();
+        post.deliver(&mut room);
         for (i, p) in players.iter_mut().enumerate() {
             // Every fifth member reads only every fourth tick: its snapshots are retracted and
             // replaced by ones with a longer baseline gap.
@@ -131,46 +130,51 @@ fn the_worker_pool_sends_every_client_the_very_bytes_one_thread_sends() {
 }
 
 #[test]
-fn a_ticks_events_wait_for_its_snapshot_one_wake_per_member() {
-    use futures_util::FutureExt;
+fn a_room_returns_what_it_sends_per_member_with_no_mailbox_and_no_runtime() {
     let mut room = Room::new(settings(1), Arc::new(ServerStats::default()));
-    let (first, second) = (Arc::new(Mailbox::default()), Arc::new(Mailbox::default()));
-    let join = |room: &mut Room, i: u64, mailbox: &Arc<Mailbox>| {
-        let mailbox = mailbox.clone();
+    let mut out = Output::default();
+    let join = |room: &mut Room, i: u64| {
         room.handle(RoomCommand::Join {
             client: ClientId(i),
             name: format!("p{i}"),
-            mailbox,
             resume: None,
             require_resume: false,
         });
     };
-    join(&mut room, 0, &first);
-    room.simulate();
-    room.replicate();
-    room.hand_off();
-    let mut batch = Batch::default();
-    first.take(&mut batch);
-    batch.frames.clear();
-    assert!(first.wait().now_or_never().is_some(), "last tick's wake");
+    join(&mut room, 0);
+    room.take_output(&mut out);
+    assert!(matches!(&out.direct[..], [(ClientId(0), f)] if matches!(decode_server(f), Ok(ServerMsg::Welcome(_)))));
+    assert!(out.broadcast.is_empty() && out.snapshots.is_empty() && out.closes.is_empty());
+    out.clear();
 
-    // The second player's arrival is an event for the first: queued, not woken for.
-    join(&mut room, 1, &second);
+    join(&mut room, 1);
     room.simulate();
-    assert!(first.wait().now_or_never().is_none(), "an event alone does not wake the writer");
     room.replicate();
-    room.hand_off();
-    assert!(first.wait().now_or_never().is_some(), "the snapshot does");
-    assert!(first.wait().now_or_never().is_none(), "once");
-    first.take(&mut batch);
-    let kinds: Vec<_> = batch
-        .frames
-        .iter()
-        .map(|f| match decode_server(f).expect("decodes") {
-            ServerMsg::Event(_) => "event",
-            ServerMsg::Snapshot(_) => "snapshot",
-            _ => "other",
-        })
-        .collect();
-    assert_eq!(kinds, ["event", "snapshot"], "the event goes out in the same write, before the snapshot");
+    room.take_output(&mut out);
+    assert_eq!(out.direct.len(), 1, "the second Welcome");
+    let events = out.broadcast.iter().filter(|f| matches!(decode_server(f), Ok(ServerMsg::Event(_)))).count();
+    assert!(events >= 1, "the joins are events for everyone");
+    let to: Vec<ClientId> = out.snapshots.iter().map(|(c, _)| *c).collect();
+    assert_eq!(to, [ClientId(0), ClientId(1)], "one snapshot per member");
+    let full = |f: &Bytes| match decode_server(f) {
+        Ok(ServerMsg::Snapshot(s)) => s.baseline_gap == 0,
+        other => panic!("expected a snapshot, got {other:?}"),
+    };
+    assert!(out.snapshots.iter().all(|(_, f)| full(f)), "first snapshots are full");
+    out.clear();
+
+    // Member 0 takes its snapshot, member 1's is never taken: the next is a delta for 0 only.
+    room.snapshot_dropped(ClientId(1));
+    room.simulate();
+    room.replicate();
+    room.take_output(&mut out);
+    let by: BTreeMap<ClientId, bool> = out.snapshots.iter().map(|(c, f)| (*c, full(f))).collect();
+    assert!(!by[&ClientId(0)], "member 0 holds tick 1: a delta");
+    assert!(by[&ClientId(1)], "member 1 never got one: full again");
+    out.clear();
+
+    room.close_all(ByeReason::ShuttingDown, "bye");
+    room.take_output(&mut out);
+    let closed: Vec<(ClientId, ByeReason)> = out.closes.iter().map(|(c, b)| (*c, b.reason)).collect();
+    assert_eq!(closed, [(ClientId(0), ByeReason::ShuttingDown), (ClientId(1), ByeReason::ShuttingDown)]);
 }
