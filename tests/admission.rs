@@ -109,6 +109,7 @@ async fn hello_with(addr: std::net::SocketAddr, name: &str, token: Option<String
         name: name.into(),
         resume: None,
         join_token: token,
+        room: None,
     });
     socket.send(&client_frame(2, true, &encode_client(&hello), true)).await;
     socket
@@ -178,6 +179,7 @@ async fn a_lost_player_resumes_without_a_new_join_token_but_a_bogus_resume_is_re
         name: "ace".into(),
         resume: None,
         join_token: Some(token),
+        room: None,
     });
     ws.send(Message::Binary(encode_client(&hello).into())).await.expect("send");
     let welcome = loop {

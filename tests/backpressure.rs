@@ -34,6 +34,7 @@ async fn a_client_that_stops_reading_is_dropped_without_hurting_the_others() {
         name: "sloth".into(),
         resume: None,
         join_token: None,
+        room: None,
     });
     sloth.send(Message::Binary(encode_client(&hello).into())).await.expect("hello");
     let stopped_reading = Instant::now();

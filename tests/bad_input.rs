@@ -34,6 +34,7 @@ async fn a_wrong_protocol_version_is_turned_away_with_a_reason() {
         link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         light: false,
+        room: None,
     };
     let report = bot::run(config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;
@@ -130,6 +131,7 @@ async fn an_input_flood_is_cut_off() {
                 name: "flood".into(),
                 resume: None,
                 join_token: None,
+                room: None,
             }));
             c.send_bytes(&hello).await;
             for seq in 1..=2000 {

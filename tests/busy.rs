@@ -32,12 +32,11 @@ async fn a_busy_room_turns_new_players_away_keeps_its_own_and_recovers() {
     let addr = server.local_addr();
     let stats = server.stats().clone();
     let mut player = RawClient::joined(&server.ws_url()).await;
-    let welcome = player.wait_for(WITHIN, |m| matches!(m, ServerMsg::Welcome(_)).then_some(())).await;
-    assert!(welcome.is_some(), "the first player gets in");
+    let welcome = player.welcome(WITHIN).await.expect("the first player gets in");
     assert_eq!(get(addr, "/readyz").await.0, 200, "a calm room is ready");
 
     // 400 ms stuck: the room skips a dozen ticks and is busy from then on for a while.
-    server.inject_fault(Fault::Stall(Duration::from_millis(400)));
+    assert!(server.inject_fault(&welcome.room, Fault::Stall(Duration::from_millis(400))));
     assert!(eventually(WITHIN, || stats.is_busy()).await, "skipped ticks make the room busy");
     let (status, response) = get(addr, "/readyz").await;
     assert_eq!(status, 503, "a busy room is not ready: {response}");
@@ -80,7 +79,9 @@ async fn a_client_without_a_hello_while_the_room_is_busy_is_told_busy_not_silent
     })
     .await;
     let stats = server.stats().clone();
-    server.inject_fault(Fault::Stall(Duration::from_millis(400)));
+    let mut player = RawClient::joined(&server.ws_url()).await;
+    let room = player.welcome(WITHIN).await.expect("a room opens for a player").room;
+    assert!(server.inject_fault(&room, Fault::Stall(Duration::from_millis(400))));
     assert!(eventually(WITHIN, || stats.is_busy()).await, "skipped ticks make the room busy");
     let mut quiet = RawClient::connect(&server.ws_url()).await;
     let ending = quiet.ending(WITHIN).await;
@@ -94,7 +95,9 @@ async fn a_client_without_a_hello_while_the_room_is_busy_is_told_busy_not_silent
 async fn with_admission_control_off_a_busy_room_still_lets_players_in() {
     let server = start_server(|c| c.admission_control = false).await;
     let stats = server.stats().clone();
-    server.inject_fault(Fault::Stall(Duration::from_millis(400)));
+    let mut first = RawClient::joined(&server.ws_url()).await;
+    let room = first.welcome(WITHIN).await.expect("a room opens for a player").room;
+    assert!(server.inject_fault(&room, Fault::Stall(Duration::from_millis(400))));
     assert!(eventually(WITHIN, || stats.is_busy()).await, "the room is busy all the same (and says so in /metrics)");
     assert_eq!(get(server.local_addr(), "/readyz").await.0, 200, "but stays ready");
     let mut player = RawClient::joined(&server.ws_url()).await;

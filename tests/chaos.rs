@@ -38,6 +38,7 @@ async fn every_misbehaviour_is_closed_and_nobody_else_notices() {
                 link: Default::default(),
                 ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
                 light: false,
+                room: None,
             };
             tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
         })

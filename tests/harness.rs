@@ -41,6 +41,7 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         light: false,
+        room: None,
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
 }
@@ -90,16 +91,41 @@ impl RawClient {
             name: "raw".into(),
             resume: None,
             join_token: None,
+            room: None,
         });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
     }
 
+    /// Connects and says Hello with `name`, asking for `room` (quick play if `None`).
+    pub async fn in_room(url: &str, name: &str, room: Option<&str>) -> RawClient {
+        let mut c = RawClient::connect(url).await;
+        let hello = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            resume: None,
+            join_token: None,
+            room: room.map(str::to_owned),
+        });
+        c.send(Message::Binary(encode_client(&hello).into())).await;
+        c
+    }
+
+    /// Waits for this client's `Welcome` (skipping anything before it).
+    pub async fn welcome(&mut self, within: Duration) -> Option<arena_protocol::Welcome> {
+        self.wait_for(within, |m| if let ServerMsg::Welcome(w) = m { Some(w) } else { None }).await
+    }
+
     /// Connects and says Hello with `name` and an optional resume token.
     pub async fn hello(url: &str, name: &str, resume: Option<arena_protocol::ResumeToken>) -> RawClient {
         let mut c = RawClient::connect(url).await;
-        let hello =
-            ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume, join_token: None });
+        let hello = ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            resume,
+            join_token: None,
+            room: None,
+        });
         c.send(Message::Binary(encode_client(&hello).into())).await;
         c
     }
@@ -280,6 +306,7 @@ impl RawSocket {
             name: "raw".into(),
             resume: None,
             join_token: None,
+            room: None,
         });
         socket.send(&client_frame(2, true, &encode_client(&hello), true)).await;
         socket

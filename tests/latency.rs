@@ -27,6 +27,7 @@ async fn a_swarm_at_mixed_latencies_keeps_input_delay_near_the_round_trip() {
         ping_every: Duration::from_millis(200),
         chaos: None,
         decoding: None,
+        rooms: Default::default(),
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
     let stats = server.stats().clone();

@@ -84,6 +84,7 @@ async fn hello(ws: &mut Ws, i: usize) -> Result<(), String> {
         name: format!("leak{i}"),
         resume: None,
         join_token: None,
+        room: None,
     });
     ws.send(Message::Binary(encode_client(&hello).into())).await.map_err(|e| format!("hello: {e}"))
 }
@@ -252,6 +253,8 @@ async fn ten_thousand_connections_leave_nothing_behind() {
         // Lost ships are kept (the resume path runs), but only for three ticks: 600 connections
         // are lost a second.
         c.resume_grace = Duration::from_millis(100);
+        // Rooms open for the players and close once empty: their worlds must go with them.
+        c.room_idle_timeout = Duration::from_millis(200);
     })
     .await;
     let addr = server.local_addr();
@@ -308,7 +311,7 @@ async fn ten_thousand_connections_leave_nothing_behind() {
         assert_eq!(s.open_connections, 0, "{when}: every connection permit should be given back after the linger");
         assert_eq!(s.connections_gauge, 0, "{when}: arena_connections_open should be back to 0");
         assert_eq!((s.clients, s.suspended), (0, 0), "{when}: no player and no kept ship should remain");
-        assert_eq!(s.entities, base.entities, "{when}: the world should hold only what it held before (orbs)");
+        assert_eq!(s.entities, base.entities, "{when}: the rooms (and their worlds) should be closed once idle");
         assert!(s.tasks <= base.tasks, "{when}: tokio tasks should be back to {} (are {})", base.tasks, s.tasks);
         assert!(s.fds <= base.fds, "{when}: open fds should be back to {} (are {})", base.fds, s.fds);
     }

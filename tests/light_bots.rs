@@ -25,6 +25,7 @@ async fn light_bots_play_and_count_while_a_few_decode_and_verify() {
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
         decoding: Some(5),
+        rooms: Default::default(),
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
     let stats = server.stats().clone();

@@ -113,11 +113,14 @@ async fn readyz_says_full_when_the_room_is_full() {
 async fn stats_give_precise_tick_percentiles() {
     let server = start_server(|_| {}).await;
     let stats = server.stats().clone();
+    // Rooms open for players: one is enough to tick.
+    let player = spawn_bot(&server.ws_url(), "ticker", Brain::fixed(0), Duration::from_secs(3));
     assert!(
         eventually(Duration::from_secs(5), || stats.tick_histograms().phases[4].len() > 30).await,
         "ticks are published"
     );
     let (status, body) = http_get(server.local_addr(), "/stats").await;
+    let _ = player.await;
     server.shutdown().await;
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).expect("/stats is JSON");
@@ -155,6 +158,7 @@ async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
             ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
             chaos: None,
             decoding: None,
+            rooms: Default::default(),
         },
         idle: 20,
     };

@@ -24,6 +24,7 @@ async fn a_200_bot_swarm_reports_what_the_server_counted() {
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
         decoding: None,
+        rooms: Default::default(),
     };
     let live = Arc::new(LiveCounters::default());
     let bots = swarm::run(&config, live.clone()).await;
@@ -77,6 +78,7 @@ async fn bots_spread_over_several_source_addresses() {
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         chaos: None,
         decoding: None,
+        rooms: Default::default(),
     };
     let bots = swarm::run(&config, Arc::new(LiveCounters::default())).await;
     server.shutdown().await;

@@ -131,6 +131,7 @@ async fn a_player_joins_over_wss_and_gets_snapshots() {
         name: "tls".into(),
         resume: None,
         join_token: None,
+        room: None,
     });
     ws.send(Message::Binary(encode_client(&hello).into())).await.expect("send Hello");
     let (mut welcomed, mut snapshots) = (false, 0);

@@ -1,6 +1,6 @@
-//! Liveness that means something: `/healthz` fails while the room thread is stuck and after it
-//! died, and a room that panics tells its players (`ServerError`, 1011) instead of leaving them
-//! connected to nothing.
+//! Liveness that means something: `/healthz` fails while a room thread is stuck, and a room that
+//! panics tells its players (`ServerError`, 1011) instead of leaving them connected to nothing,
+//! while the process's other rooms play on and `/healthz` reports the panic.
 
 use arena_protocol::{ByeReason, ServerMsg};
 use arena_server::room::runner::Fault;
@@ -28,33 +28,64 @@ async fn health_becomes(addr: std::net::SocketAddr, status: u16, within: Duratio
 async fn a_stuck_room_fails_healthz_until_it_ticks_again() {
     let server = start_server(|_| {}).await;
     let addr = server.local_addr();
+    assert_eq!(health(addr).await.0, 200, "no room yet: healthy");
+    let mut player = RawClient::joined(&server.ws_url()).await;
+    let room = player.welcome(WITHIN).await.expect("welcomed").room;
     assert_eq!(health(addr).await.0, 200, "a ticking room is healthy");
-    server.inject_fault(Fault::Stall(Duration::from_millis(1500)));
+    assert!(server.inject_fault(&room, Fault::Stall(Duration::from_millis(1500))));
     assert!(health_becomes(addr, 503, Duration::from_secs(1)).await, "a room stuck for 1.5 s fails /healthz");
     let (_, body) = health(addr).await;
-    assert!(body.contains("stuck") || body.starts_with("ok"), "the body says why: {body}");
+    assert!(
+        body.contains("stuck: no tick within") && body.contains(&room) || body.starts_with("ok"),
+        "the body names the room: {body}"
+    );
     assert_eq!(arena_tests::http_get(addr, "/readyz").await.0, 503, "nor is it ready");
     assert!(health_becomes(addr, 200, WITHIN).await, "healthy again once it ticks");
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panicking_room_tells_its_players_and_stays_unhealthy() {
+async fn a_panicking_room_tells_its_players_and_the_other_rooms_play_on() {
     let server = start_server(|_| {}).await;
     let addr = server.local_addr();
-    let mut player = RawClient::joined(&server.ws_url()).await;
-    let welcomed = player.wait_for(WITHIN, |m| matches!(m, ServerMsg::Welcome(_)).then_some(())).await;
-    assert!(welcomed.is_some());
-    server.inject_fault(Fault::Panic);
-    let ending = player.ending(WITHIN).await;
+    let mut doomed = RawClient::in_room(&server.ws_url(), "doomed", Some("a")).await;
+    let mut safe = RawClient::in_room(&server.ws_url(), "safe", Some("b")).await;
+    assert_eq!(doomed.welcome(WITHIN).await.map(|w| w.room).as_deref(), Some("a"));
+    assert_eq!(safe.welcome(WITHIN).await.map(|w| w.room).as_deref(), Some("b"));
+    assert!(server.inject_fault("a", Fault::Panic));
+    let ending = doomed.ending(WITHIN).await;
     let bye = ending.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None });
     assert_eq!(bye.map(|b| b.reason), Some(ByeReason::ServerError), "the player is told");
     assert_eq!(ending.close.map(|c| c.0), Some(1011), "with close code 1011");
-    assert!(health_becomes(addr, 503, WITHIN).await, "a dead room fails /healthz");
     assert!(eventually(WITHIN, || server.stats().room_panics.get() == 1).await, "the panic is counted");
-    // Someone arriving now is told too, rather than waiting for a Welcome that never comes.
-    let mut late = RawClient::joined(&server.ws_url()).await;
-    let ending = late.ending(WITHIN).await;
-    assert_eq!(ending.close.map(|c| c.0), Some(1011), "a newcomer learns the room is gone");
+
+    // The other room plays on: its player keeps getting snapshots.
+    let mut snapshots = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Some(msg) = safe.next_message(until.saturating_duration_since(tokio::time::Instant::now())).await {
+        snapshots += u32::from(matches!(msg, ServerMsg::Snapshot(_)));
+    }
+    assert!(snapshots >= 20, "room b keeps its 30 Hz: {snapshots} snapshots in 1 s");
+
+    // /healthz stays 200 (the process serves its other rooms) and reports the panic.
+    let reported = async {
+        loop {
+            let (status, body) = health(addr).await;
+            if body.contains("degraded") {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+    let (status, body) = tokio::time::timeout(WITHIN, reported).await.expect("the panic shows on /healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("room_panics=1") && body.contains("room a"), "{body}");
+    let (_, rooms) = arena_tests::http_get(addr, "/rooms").await;
+    assert!(rooms.contains("\"name\":\"b\"") && !rooms.contains("\"name\":\"a\""), "room a is closed: {rooms}");
+
+    // Someone asking for room a now gets a new room a.
+    let mut late = RawClient::in_room(&server.ws_url(), "late", Some("a")).await;
+    let welcome = late.welcome(WITHIN).await.expect("a newcomer to a closed room's name gets in");
+    assert_eq!(welcome.room, "a");
     server.shutdown().await;
 }

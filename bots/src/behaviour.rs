@@ -291,6 +291,7 @@ mod tests {
             resume_token: ResumeToken::default(),
             resumed: false,
             resume_grace_ms: 15_000,
+            room: "main".into(),
         };
         let mut w = WorldMirror::new(&welcome);
         let mut writer = BodyWriter::default();

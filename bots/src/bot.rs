@@ -60,6 +60,8 @@ pub struct BotConfig {
     /// applying it, and drifts (its brain's [`Brain::drift`]), so it costs a fraction of a
     /// decoding bot's CPU. No desync, checksum or input→ack figures come from it.
     pub light: bool,
+    /// The room to join (`Hello.room`); `None`: quick play.
+    pub room: Option<String>,
 }
 
 /// Counters all bots of a swarm add to while running, for live progress.
@@ -326,6 +328,7 @@ async fn play(config: &mut BotConfig, live: &LiveCounters, report: &mut BotRepor
         name: config.name.clone(),
         resume: None,
         join_token: crate::join::token_for(&config.name),
+        room: config.room.clone(),
     });
     out.send(&hello, report).await?;
 

@@ -73,6 +73,7 @@ async fn join(config: &BotConfig, ws: &mut Socket) -> Result<(), String> {
         name: config.name.clone(),
         resume: None,
         join_token: crate::join::token_for(&config.name),
+        room: config.room.clone(),
     });
     ws.send(Message::Binary(encode_client(&hello).into())).await.map_err(|e| format!("send failed: {e}"))?;
     let by = Instant::now() + Duration::from_secs(10);

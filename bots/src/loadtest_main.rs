@@ -36,6 +36,13 @@ struct Args {
     /// frames and bytes, and drift), so one machine can load a server harder. Default: all decode.
     #[arg(long)]
     decoding: Option<usize>,
+    /// Put every bot in this room (with --rooms, the stem of the rooms' names). Default: quick
+    /// play (the server chooses).
+    #[arg(long, value_parser = arena_bots::swarm::parse_room_name)]
+    room: Option<String>,
+    /// Spread the bots round robin over this many rooms, named `<room>-0` … (`swarm-0` …).
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
     /// Also open this many WebSocket connections that stay idle (no Hello) and report memory
     /// per idle connection.
     #[arg(long, default_value_t = 0)]
@@ -87,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             },
             ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
             decoding: args.decoding,
+            rooms: arena_bots::swarm::RoomSpread { name: args.room, count: args.rooms },
         },
         idle: args.idle,
     };

@@ -5,7 +5,7 @@ use arena_bots::behaviour::Behaviour;
 use arena_bots::bot::LiveCounters;
 use arena_bots::report::SwarmReport;
 use arena_bots::scenario::{Plan, Scenario};
-use arena_bots::swarm::{self, SimLink, SwarmConfig};
+use arena_bots::swarm::{self, RoomSpread, SimLink, SwarmConfig};
 use arena_bots::{loadtest, server_stats, slo};
 use clap::Parser;
 use std::io::IsTerminal;
@@ -77,6 +77,14 @@ struct Args {
     /// from one machine. Default: all decode. Overrides a scenario's `decoding`.
     #[arg(long)]
     decoding: Option<usize>,
+    /// Put every bot in this room (`Hello.room`; the server makes it if it has room for one).
+    /// With --rooms, the stem of the rooms' names. Default: quick play (the server chooses).
+    #[arg(long, value_parser = swarm::parse_room_name)]
+    room: Option<String>,
+    /// Spread the bots round robin over this many rooms, named `<room>-0` … (`swarm-0` … without
+    /// --room).
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
     /// A scenario file (TOML: phases of ramp, hold, spike, churn, and behaviour mixes, chaos
     /// included) instead of --bots/--ramp/--duration/--behaviour; see the README.
     #[arg(long, conflicts_with_all = ["bots", "ramp", "duration", "behaviour", "chaos"])]
@@ -125,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
         },
         ping_every: args.ping_interval,
         decoding: args.decoding,
+        rooms: RoomSpread { name: args.room.clone(), count: args.rooms },
     };
     // `/stats` is read over plain HTTP: a TLS port would only count a failed handshake.
     let over_tls = args.url.starts_with("wss://");
@@ -146,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             let link = scenario.sim_link(args.sim_latency, args.sim_jitter);
             let mut plan = scenario.plan().map_err(anyhow::Error::msg)?;
             plan.decoding = args.decoding.or(plan.decoding);
+            plan.rooms = config.rooms.clone();
             (plan, scenario.seed, link)
         }
         None => (swarm::plan(&config), config.seed, config.sim_link),

@@ -158,6 +158,8 @@ pub struct Plan {
     /// Only the first this many playing bots decode snapshots; the others are light (see
     /// [`crate::bot::BotConfig::light`]). `None`: all decode.
     pub decoding: Option<usize>,
+    /// Which rooms the bots ask for (quick play by default).
+    pub rooms: crate::swarm::RoomSpread,
 }
 
 fn role(name: &str) -> Option<Role> {
@@ -296,7 +298,7 @@ impl Scenario {
             t += d;
         }
         bots.sort_by_key(|b| b.start);
-        Ok(Plan { bots, length: end, decoding: self.decoding })
+        Ok(Plan { bots, length: end, decoding: self.decoding, rooms: crate::swarm::RoomSpread::default() })
     }
 }
 

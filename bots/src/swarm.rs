@@ -36,6 +36,41 @@ pub struct SwarmConfig {
     pub ping_every: Duration,
     /// Only the first this many bots decode snapshots; the others are light. `None`: all decode.
     pub decoding: Option<usize>,
+    /// Which rooms the bots ask for.
+    pub rooms: RoomSpread,
+}
+
+/// Which room each bot of a swarm names in its `Hello`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoomSpread {
+    /// `--room`: the room's name (with `count` > 1, the names' stem).
+    pub name: Option<String>,
+    /// `--rooms`: spread the bots round robin over this many rooms, `<name>-0` to
+    /// `<name>-<count − 1>` (`swarm-…` without a name). 0 or 1: one room.
+    pub count: usize,
+}
+
+/// Parses `--room`: a name the server accepts ([`arena_protocol::valid_room_name`]), with
+/// space left for the `-<n>` suffix of `--rooms`.
+pub fn parse_room_name(name: &str) -> Result<String, String> {
+    let most = arena_protocol::MAX_ROOM_NAME_CHARS - 6;
+    if arena_protocol::valid_room_name(name) && name.len() <= most {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("a room name is 1 to {most} characters of A-Z a-z 0-9 - _"))
+    }
+}
+
+impl RoomSpread {
+    /// The room bot `i` asks for; `None` is quick play (the server chooses).
+    #[must_use]
+    pub fn for_bot(&self, i: usize) -> Option<String> {
+        if self.count > 1 {
+            Some(format!("{}-{}", self.name.as_deref().unwrap_or("swarm"), i % self.count))
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 /// The link conditioner of a swarm, a development and test tool: the one-way latency of each
@@ -86,7 +121,7 @@ pub fn plan(config: &SwarmConfig) -> Plan {
             PlannedBot { start, stop: config.duration, role }
         })
         .collect();
-    Plan { bots, length: config.duration, decoding: config.decoding }
+    Plan { bots, length: config.duration, decoding: config.decoding, rooms: config.rooms.clone() }
 }
 
 /// Runs every bot of `plan` against `url` at its planned times, bot `i` through
@@ -129,6 +164,7 @@ pub async fn run_plan(
             link: sim_link.profile(i, plan.bots.len()),
             ping_every,
             light,
+            room: plan.rooms.for_bot(i),
         };
         let live = live.clone();
         let at = start + planned.start;
@@ -166,5 +202,19 @@ mod tests {
         assert!(!one.is_off());
         assert!(SimLink::default().is_off(), "off by default");
         assert!(SimLink::default().profile(3, 10).is_off());
+    }
+
+    #[test]
+    fn bots_name_their_rooms_round_robin() {
+        let quick = RoomSpread::default();
+        assert_eq!(quick.for_bot(3), None, "quick play by default");
+        let one = RoomSpread { name: Some("duel".into()), count: 0 };
+        assert_eq!((one.for_bot(0), one.for_bot(9)), (Some("duel".into()), Some("duel".into())));
+        let three = RoomSpread { name: None, count: 3 };
+        let names: Vec<_> = (0..4).map(|i| three.for_bot(i).expect("named")).collect();
+        assert_eq!(names, ["swarm-0", "swarm-1", "swarm-2", "swarm-0"]);
+        let named = RoomSpread { name: Some("cup".into()), count: 2 };
+        assert_eq!(named.for_bot(1).as_deref(), Some("cup-1"));
+        assert!(names.iter().all(|n| arena_protocol::valid_room_name(n)));
     }
 }

@@ -75,7 +75,7 @@ fn main() -> std::io::Result<()> {
 /// The messages the codec's golden-bytes tests pin, and a few more of each kind.
 fn golden(seeds: &mut Seeds) {
     let hello = |name: &str, resume, join_token| {
-        ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume, join_token })
+        ClientMsg::Hello(Hello { protocol_version: PROTOCOL_VERSION, name: name.into(), resume, join_token, room: None })
     };
     let token = recipe(FUZZ_SECRET, "ace", FUZZ_NOW + 60, [7; 12]);
     let cmd = |b, aim| InputCmd { buttons: Buttons(b), aim };
@@ -108,6 +108,7 @@ fn golden(seeds: &mut Seeds) {
         resume_token: ResumeToken([1; 16]),
         resumed: true,
         resume_grace_ms: 15_000,
+        room: "main".into(),
     };
     let snapshot = Snapshot {
         tick: Tick(7),
@@ -163,7 +164,7 @@ fn join(
     every: u64,
     resume: Option<ResumeToken>,
 ) -> (Member, Vec<u8>) {
-    let hello = Hello { protocol_version: PROTOCOL_VERSION, name: format!("bot{id}"), resume, join_token: None };
+    let hello = Hello { protocol_version: PROTOCOL_VERSION, name: format!("bot{id}"), resume, join_token: None, room: None };
     let frame = encode_client(&ClientMsg::Hello(hello.clone()));
     let mailbox = Arc::new(Mailbox::default());
     let client = ClientId(id);

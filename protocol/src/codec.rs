@@ -104,16 +104,18 @@ mod tests {
             name: "ace".into(),
             resume: None,
             join_token: None,
+            room: None,
         });
-        assert_eq!(hex(&encode_client(&msg)), "0006036163650000");
+        assert_eq!(hex(&encode_client(&msg)), "000703616365000000");
         let token = ResumeToken([0xab; 16]);
         let msg = ClientMsg::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
             name: "a".into(),
             resume: Some(token),
             join_token: None,
+            room: Some("duel-1".into()),
         });
-        assert_eq!(hex(&encode_client(&msg)), format!("0006016101{}00", "ab".repeat(16)));
+        assert_eq!(hex(&encode_client(&msg)), format!("0007016101{}000106{}", "ab".repeat(16), hex(b"duel-1")));
     }
 
     #[test]
@@ -152,8 +154,9 @@ mod tests {
             resume_token: ResumeToken([1; 16]),
             resumed: true,
             resume_grace_ms: 15_000,
+            room: "r1".into(),
         });
-        let expected = format!("00051e64a01fa01fe807f104010503616365{}019875", "01".repeat(16));
+        let expected = format!("00051e64a01fa01fe807f104010503616365{}019875027231", "01".repeat(16));
         assert_eq!(hex(&encode_server(&msg)), expected);
     }
 

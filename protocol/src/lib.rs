@@ -33,4 +33,4 @@ pub use messages::*;
 
 /// Version of the wire format. A client whose `Hello` carries another version is turned away
 /// with [`ByeReason::VersionMismatch`]. Bump it on any change to the encoding of a message.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;

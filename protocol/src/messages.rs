@@ -44,10 +44,25 @@ pub struct Hello {
     /// secret (see docs/PROTOCOL.md, "Join tokens"); at most [`MAX_JOIN_TOKEN_CHARS`] ASCII
     /// characters. `None` on an open server, or when resuming.
     pub join_token: Option<String>,
+    /// The room to join (created if the server has none of that name and room for one); a valid
+    /// name is 1 to [`MAX_ROOM_NAME_CHARS`] of `A-Z a-z 0-9 - _` ([`valid_room_name`]). `None`:
+    /// quick play, the server picks a room. A resume names the room its `Welcome` gave.
+    pub room: Option<String>,
 }
 
 /// Longest [`Hello::join_token`] a server accepts.
 pub const MAX_JOIN_TOKEN_CHARS: usize = 128;
+
+/// Longest room name, in bytes (all of its characters are ASCII).
+pub const MAX_ROOM_NAME_CHARS: usize = 32;
+
+/// Whether `name` is a room name a server accepts: 1 to [`MAX_ROOM_NAME_CHARS`] characters, each
+/// an ASCII letter, digit, `-` or `_` (so it is safe in a URL, a log line and a metric label).
+#[must_use]
+pub fn valid_room_name(name: &str) -> bool {
+    (1..=MAX_ROOM_NAME_CHARS).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// A secret that lets a client whose connection was lost take its ship back. Issued in every
 /// [`Welcome`]; valid once, and only while the server keeps the ship (the resume grace).
@@ -226,6 +241,9 @@ pub struct Welcome {
     pub resumed: bool,
     /// How long the server keeps a player whose connection was lost, in milliseconds.
     pub resume_grace_ms: u32,
+    /// The name of the room the client is in (the one it asked for, or the one quick play
+    /// chose): what a resume `Hello` names, and what a page shows.
+    pub room: String,
 }
 
 /// A player's id and display name.

@@ -47,9 +47,25 @@ pub struct Config {
     #[arg(long, env = "ARENA_VIEW_HEIGHT", default_value_t = 1250, value_parser = clap::value_parser!(u32).range(200..=100_000))]
     pub view_height: u32,
 
-    /// Most players in the room at once; further clients are turned away with `ServerFull`.
+    /// Most players in the whole process at once, over all rooms; further clients are turned
+    /// away with `ServerFull`.
     #[arg(long, env = "ARENA_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: u32,
+
+    /// Most players in one room. Quick play (a `Hello` naming no room) puts a player in the
+    /// fullest room below this, and opens a new room when all are full.
+    #[arg(long, env = "ARENA_ROOM_CAPACITY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub room_capacity: u32,
+
+    /// Most rooms open at once (each is one simulation on its own thread); past it, a player who
+    /// needs a new room is turned away with `ServerFull`.
+    #[arg(long, env = "ARENA_MAX_ROOMS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_rooms: u32,
+
+    /// How long a room stays open with no players (and no ship kept for a lost connection)
+    /// before it closes.
+    #[arg(long, env = "ARENA_ROOM_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime_duration)]
+    pub room_idle_timeout: Duration,
 
     /// Bandwidth budget of snapshots per client in kbit/s: updates beyond it wait, most important
     /// (own ship, spawns, near and long-waiting changes) first. Unlimited if not given.
@@ -95,8 +111,8 @@ pub struct Config {
     pub resume_grace: Duration,
 
     /// Threads that encode the members' snapshots each tick, at once (a burst at the start of
-    /// every tick, before the connections' writers run). `0`: half the cores, at least two
-    /// where there are two. `1`: the room thread alone.
+    /// every tick, before the connections' writers run); one pool serves every room. `0`: half
+    /// the cores, at least two where there are two. `1`: each room's own thread alone.
     #[arg(long, env = "ARENA_REPLICATION_THREADS", default_value_t = 0)]
     pub replication_threads: usize,
 

@@ -3,6 +3,7 @@
 //! - [`sim`]: the bevy_ecs world and its fixed-tick schedule (sans-IO, no tokio).
 //! - [`replication`]: turning the world into each client's snapshot bytes (sans-IO).
 //! - [`room`]: one room's core (commands in, frames out) and the OS thread that ticks it.
+//! - [`rooms`]: the process's rooms: placement (named or quick play), opening, idle closing.
 //! - [`mailbox`]: the hand-off of frames from a room to a connection's writer.
 //! - [`net`]: HTTP, the WebSocket upgrade and the connection tasks (tokio, no bevy).
 //! - [`config`]: flags and config file; [`metrics`]: counters, tick timings, `/metrics`;
@@ -16,6 +17,7 @@ pub mod net;
 pub mod process;
 pub mod replication;
 pub mod room;
+pub mod rooms;
 pub mod sim;
 
 use crate::config::Config;
@@ -23,7 +25,7 @@ use crate::metrics::ServerStats;
 use crate::net::http::{AppState, router};
 use crate::replication::View;
 use crate::room::RoomSettings;
-use crate::room::runner::RoomThread;
+use crate::rooms::{Rooms, RoomsConfig};
 use crate::sim::SimSettings;
 use anyhow::Context;
 use arena_protocol::rules::Arena;
@@ -43,7 +45,7 @@ pub struct RunningServer {
     stats: Arc<ServerStats>,
     shutdown: CancellationToken,
     http: JoinHandle<()>,
-    room: RoomThread,
+    sweeper: JoinHandle<()>,
     app: Arc<AppState>,
     tls: bool,
 }
@@ -73,11 +75,17 @@ impl RunningServer {
         format!("{}://{}/", if self.tls { "https" } else { "http" }, self.addr)
     }
 
-    /// Injects a fault into the room thread: tests use it to prove the watchdog and the panic
-    /// handling (see [`room::runner::Fault`]).
+    /// Injects a fault into the thread of the room called `room`: tests use it to prove the
+    /// watchdog and the panic handling (see [`room::runner::Fault`]). `false` if no such room.
     #[doc(hidden)]
-    pub fn inject_fault(&self, fault: room::runner::Fault) {
-        self.app.inbox.inject(fault);
+    pub fn inject_fault(&self, room: &str, fault: room::runner::Fault) -> bool {
+        self.app.rooms.get(room).map(|r| r.inbox.inject(fault)).is_some()
+    }
+
+    /// The process's rooms.
+    #[must_use]
+    pub fn rooms(&self) -> &Arc<Rooms> {
+        &self.app.rooms
     }
 
     /// Live connections as the connection limits count them (they include connections still
@@ -91,9 +99,10 @@ impl RunningServer {
     /// [`SHUTDOWN_GRACE`]) for the connections to finish.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
-        let room = self.room;
-        // Joining the room thread blocks; it returns within one tick.
-        let _ = tokio::task::spawn_blocking(move || room.stop()).await;
+        self.sweeper.abort();
+        let rooms = self.app.rooms.clone();
+        // Joining the room threads blocks; each returns within one tick.
+        let _ = tokio::task::spawn_blocking(move || rooms.close_all()).await;
         self.app.tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.app.tracker.wait()).await.is_err() {
             tracing::warn!("some connections did not close in time");
@@ -102,7 +111,8 @@ impl RunningServer {
     }
 }
 
-/// Binds `config.bind`, starts the room thread and the HTTP server, and returns at once.
+/// Binds `config.bind`, starts the HTTP server and the rooms' sweeper, and returns at once. Rooms
+/// open as players arrive.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     // Certificate problems are reported before anything else starts.
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -123,21 +133,24 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             max_rewind_ticks: config.max_rewind_ticks(),
         },
         view: View { half_width: config.view_width as f32 / 2.0, half_height: config.view_height as f32 / 2.0 },
-        max_clients: config.max_clients,
+        max_clients: config.room_capacity,
         slow_client_ticks: (config.slow_client_timeout.as_secs_f64() * f64::from(tick_hz)).ceil() as u32,
         snapshot_budget: config.snapshot_budget(),
         resume_grace: config.resume_grace,
         replication_threads: config.replication_threads(),
     };
     let stats = Arc::new(ServerStats::new(tick_hz));
-    let (inbox, room) = room::runner::spawn(settings, stats.clone()).context("cannot start the room thread")?;
-    // Serve only once the room runs, so that the first `/healthz` already means something.
-    let room_started = Instant::now();
-    while stats.since_last_tick().is_none() && room_started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let rooms_config = RoomsConfig {
+        room: settings,
+        max_rooms: config.max_rooms,
+        max_players: config.max_clients,
+        idle_timeout: config.room_idle_timeout,
+    };
+    let pool = room::replication_pool(settings.replication_threads);
+    let rooms = Arc::new(Rooms::new(rooms_config, stats.clone(), pool));
+    let sweeper = tokio::spawn(sweep_rooms(rooms.clone(), config.room_idle_timeout));
     let shutdown = CancellationToken::new();
-    let app = Arc::new(AppState::new(inbox, stats.clone(), config, shutdown.clone()));
+    let app = Arc::new(AppState::new(rooms, stats.clone(), config, shutdown.clone()));
     let web_root = config.web_root();
     if !web_root.join("pkg/arena_wasm.wasm").exists() {
         tracing::warn!(web_root = %web_root.display(), "the web client's wasm module is missing: run `scripts/build-web.sh`");
@@ -166,7 +179,21 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::warn!(latency = %config.sim_latency, jitter = ?config.sim_jitter, "link conditioner on: every frame is delayed (a development and test tool)");
     }
     tracing::info!(%addr, tick_hz, tls = with_tls, "arena listening");
-    Ok(RunningServer { addr, stats, shutdown, http, room, app, tls: with_tls })
+    Ok(RunningServer { addr, stats, shutdown, http, sweeper, app, tls: with_tls })
+}
+
+/// Closes idle rooms and forgets dead ones, a few times per idle timeout (at most once a second).
+async fn sweep_rooms(rooms: Arc<Rooms>, idle_timeout: Duration) {
+    let mut every = tokio::time::interval((idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let gone = rooms.sweep(Instant::now());
+        if !gone.is_empty() {
+            // Joining a room thread blocks for up to a tick.
+            let _ = tokio::task::spawn_blocking(move || Rooms::stop_rooms(gone)).await;
+        }
+    }
 }
 
 /// Socket options of every accepted connection, plain or TLS: TCP_NODELAY (game frames are

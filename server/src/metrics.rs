@@ -68,14 +68,26 @@ struct ReasonLabel {
     reason: &'static str,
 }
 
-/// Server-wide counters, gauges and tick histograms.
+/// A room's name as a label: bounded, since a room's series are removed when it closes and at
+/// most `--max-rooms` are open.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoomLabel {
+    room: String,
+}
+
+/// Process-wide counters, gauges and tick histograms (the sums over every room), and each open
+/// room's series labelled with its name.
 pub struct ServerStats {
-    /// Players in the room now.
+    /// Players in all rooms now.
     pub clients: Gauge,
     /// WebSocket connections open now (handshaking or playing).
     pub connections: Gauge,
-    /// Replicated entities in the world after the last tick.
+    /// Replicated entities in all rooms' worlds after their last ticks.
     pub entities: Gauge,
+    /// Rooms open now.
+    pub rooms_open: Gauge,
+    /// Rooms opened since the process started.
+    pub rooms_opened: Counter,
     /// Ticks simulated.
     pub ticks: Counter,
     /// Ticks that finished after the next tick's deadline.
@@ -98,8 +110,8 @@ pub struct ServerStats {
     pub desyncs_reported: Counter,
     /// Ships kept for players whose connection was lost (the resume grace).
     pub suspended: Gauge,
-    /// 1 while the room cannot hold its tick rate with more players (admission control: new
-    /// players are turned away with `ServerBusy`, `/readyz` answers 503), else 0.
+    /// Rooms that cannot hold their tick rate with more players now (admission control: while
+    /// any is, new players are turned away with `ServerBusy` and `/readyz` answers 503).
     pub busy: Gauge,
     /// Players who came back with their resume token.
     pub resumes: Counter,
@@ -119,12 +131,12 @@ pub struct ServerStats {
     pub messages_dropped: Counter,
     /// `RequestFull` messages ignored because the client had one served moments before.
     pub full_requests_ignored: Counter,
-    /// Times the room thread panicked.
+    /// Times a room thread panicked.
     pub room_panics: Counter,
-    /// When the room last finished a tick, for the watchdog (see [`ServerStats::tick_done`]).
-    last_tick: std::sync::atomic::AtomicU64,
-    started: std::time::Instant,
     closed: Family<ReasonLabel, Counter>,
+    rooms_closed: Family<ReasonLabel, Counter>,
+    room_players: Family<RoomLabel, Gauge>,
+    room_tick: Family<RoomLabel, Histogram, TickBuckets>,
     refused: Family<ReasonLabel, Counter>,
     tls_handshake_failures: Family<ReasonLabel, Counter>,
     tick_duration: Family<PhaseLabel, Histogram, TickBuckets>,
@@ -138,7 +150,8 @@ pub struct ServerStats {
     hdr: Mutex<TickHistograms>,
 }
 
-/// Cumulative HDR histograms of phase durations in microseconds, since the room started.
+/// HDR histograms of phase durations in microseconds: a room's since it last published, or
+/// the process's cumulative ones.
 #[derive(Clone, Debug)]
 pub struct TickHistograms {
     /// One per [`Phase::ALL`], same order.
@@ -189,6 +202,8 @@ impl ServerStats {
             clients: Gauge::default(),
             connections: Gauge::default(),
             entities: Gauge::default(),
+            rooms_open: Gauge::default(),
+            rooms_opened: Counter::default(),
             ticks: Counter::default(),
             overruns: Counter::default(),
             catch_up_ticks: Counter::default(),
@@ -211,9 +226,10 @@ impl ServerStats {
             messages_dropped: Counter::default(),
             full_requests_ignored: Counter::default(),
             room_panics: Counter::default(),
-            last_tick: std::sync::atomic::AtomicU64::new(0),
-            started: std::time::Instant::now(),
             closed: Family::default(),
+            rooms_closed: Family::default(),
+            room_players: Family::default(),
+            room_tick: Family::new_with_constructor(TickBuckets(buckets.clone())),
             refused: Family::default(),
             tls_handshake_failures: Family::default(),
             tick_duration: Family::new_with_constructor(TickBuckets(buckets)),
@@ -235,11 +251,21 @@ impl ServerStats {
             .collect();
         let r = &mut self.registry;
         let arena = r.sub_registry_with_prefix("arena");
-        arena.register("clients_connected", "Players in the room", self.clients.clone());
+        arena.register("clients_connected", "Players in all rooms", self.clients.clone());
         arena.register(
             "room_busy",
-            "1 while the room cannot hold its tick rate with more players (new ones are refused)",
+            "Rooms that cannot hold their tick rate with more players (new ones are refused while any is)",
             self.busy.clone(),
+        );
+        arena.register("rooms_open", "Rooms open now", self.rooms_open.clone());
+        arena.register("rooms_opened", "Rooms opened since the process started", self.rooms_opened.clone());
+        arena.register("rooms_closed", "Rooms closed, by reason: idle, panic, shutdown", self.rooms_closed.clone());
+        arena.register("room_players", "Players in each open room", self.room_players.clone());
+        arena.register_with_unit(
+            "room_tick_duration",
+            "Duration of each open room's whole ticks",
+            Unit::Seconds,
+            self.room_tick.clone(),
         );
         arena.register(
             "connections_open",
@@ -322,7 +348,7 @@ impl ServerStats {
             "RequestFull messages ignored because one was served moments before",
             self.full_requests_ignored.clone(),
         );
-        arena.register("room_panics", "Times the room thread panicked", self.room_panics.clone());
+        arena.register("room_panics", "Times a room thread panicked", self.room_panics.clone());
         arena.register("tokio_tasks", "Tokio tasks alive in the server's runtime", self.tokio_tasks.clone());
         if crate::heap::live_bytes().is_some() {
             arena.register_with_unit(
@@ -387,23 +413,34 @@ impl ServerStats {
         self.tls_handshake_failures.get_or_create(&ReasonLabel { reason: label }).get()
     }
 
-    /// The room calls this at the end of every tick (and once when it starts), for the watchdog.
-    pub fn tick_done(&self) {
-        let micros = self.started.elapsed().as_micros().max(1) as u64;
-        self.last_tick.store(micros, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Whether the room is too loaded to take more players (see `room::load`).
+    /// Whether any room is too loaded to take more players (see `room::load`).
     #[must_use]
     pub fn is_busy(&self) -> bool {
         self.busy.get() > 0
     }
 
-    /// How long ago the room last finished a tick; `None` if it never started.
+    /// The series of a room opening now: its players gauge and its tick histogram.
     #[must_use]
-    pub fn since_last_tick(&self) -> Option<Duration> {
-        let at = self.last_tick.load(std::sync::atomic::Ordering::Relaxed);
-        (at > 0).then(|| self.started.elapsed().saturating_sub(Duration::from_micros(at)))
+    pub fn room_series(&self, room: &str) -> (Gauge, Histogram) {
+        let label = RoomLabel { room: room.to_owned() };
+        self.rooms_open.inc();
+        self.rooms_opened.inc();
+        (self.room_players.get_or_create(&label).clone(), self.room_tick.get_or_create(&label).clone())
+    }
+
+    /// Removes a closed room's series and counts why it closed (`idle`, `panic`, `shutdown`).
+    pub fn room_closed(&self, room: &str, reason: &'static str) {
+        let label = RoomLabel { room: room.to_owned() };
+        self.room_players.remove(&label);
+        self.room_tick.remove(&label);
+        self.rooms_open.dec();
+        self.rooms_closed.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// How many rooms closed for this reason.
+    #[must_use]
+    pub fn rooms_closed_with(&self, reason: &'static str) -> u64 {
+        self.rooms_closed.get_or_create(&ReasonLabel { reason }).get()
     }
 
     /// Records how long a phase of one tick took.
@@ -413,10 +450,15 @@ impl ServerStats {
         }
     }
 
-    /// Replaces the published cumulative tick histograms (the room thread calls this about once
-    /// a second with its own).
-    pub fn publish(&self, histograms: &TickHistograms) {
-        self.hdr.lock().unwrap_or_else(PoisonError::into_inner).clone_from(histograms);
+    /// Adds a room's tick histograms to the published cumulative ones and empties them (each
+    /// room thread calls this about once a second with what it recorded since).
+    pub fn publish(&self, histograms: &mut TickHistograms) {
+        let mut all = self.hdr.lock().unwrap_or_else(PoisonError::into_inner);
+        for (sum, h) in all.phases.iter_mut().zip(&mut histograms.phases) {
+            // Same bounds on both sides: adding cannot fail.
+            let _ = sum.add(&*h);
+            h.reset();
+        }
     }
 
     /// A copy of the last published cumulative tick histograms.

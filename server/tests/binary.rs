@@ -87,6 +87,7 @@ async fn sigterm_closes_clients_with_1001_and_exits_0() {
         name: "op".into(),
         resume: None,
         join_token: None,
+        room: None,
     });
     ws.send(Message::Binary(encode_client(&hello).into())).await.expect("hello");
     let first = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a welcome in time");

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The DOM overlay: ping, fps, kbps down, tick and players online; the top-10 scoreboard with
+ * The DOM overlay: ping, fps, kbps down, tick and players online; the room's name; the top-10 scoreboard with
  * names; the kill feed; the connection status line ("reconnecting… 2 s", "connection lost —
  * resumed"); the death screen, which names the killer and counts down to the respawn. Writes only
  * `textContent` (names come from other players) and only when something changed.
@@ -23,6 +23,7 @@ const STATS_EVERY_MS = 250;
  * @property {string | null} killedBy  who killed the own ship (while dead), if known
  * @property {number} myScore
  * @property {string} status  connection status, empty when all is well
+ * @property {string | null} room  the name of the room the player is in (from its Welcome)
  */
 
 export class Hud {
@@ -33,6 +34,8 @@ export class Hud {
     this.stats = el('stats');
     this.board = el('board-list');
     this.online = el('online');
+    this.room = el('room');
+    this.lastRoom = /** @type {string | null} */ (null);
     this.killfeed = el('killfeed');
     this.status = el('status');
     this.death = el('death');
@@ -73,6 +76,10 @@ export class Hud {
         }),
       );
       this.online.textContent = `${info.playersOnline} online`;
+    }
+    if (info.room !== this.lastRoom) {
+      this.lastRoom = info.room;
+      this.room.textContent = info.room ? `room ${info.room}` : '';
     }
     if (info.killsVersion !== this.killsVersion) {
       this.killsVersion = info.killsVersion;

@@ -148,7 +148,10 @@ function submitJoin() {
 /** Connects (once; the connection reconnects by itself). */
 function join(/** @type {string} */ name) {
   if (net) return;
-  const joinToken = new URLSearchParams(location.search).get('token');
+  const params = new URLSearchParams(location.search);
+  const joinToken = params.get('token');
+  // `?room=NAME` joins that room; without it the server picks one (quick play).
+  const room = params.get('room') || null;
   net = new Connection(codec, defaultServerUrl(), name, {
     onMessage,
     onPong: (rtt) => {
@@ -168,7 +171,7 @@ function join(/** @type {string} */ name) {
             ? `this server lets in only players sent by its matchmaker${why}`
             : `disconnected${why} — reload the page`;
     },
-  }, { joinToken });
+  }, { joinToken, room });
   net.start();
 }
 
@@ -349,6 +352,7 @@ function frame(/** @type {number} */ t) {
     kbpsDown: net?.kbpsDown ?? 0,
     tick: newest?.tick ?? null,
     playersOnline: state.scoreboard.playersOnline || state.names.size,
+    room: state.welcomed ? net?.room ?? null : null,
     top: state.scoreboard.top.map((e) => ({ name: state.nameOf(e.id), score: e.score, mine: e.id === state.myId })),
     scoreboardVersion: state.scoreboardVersion,
     kills: state.kills,
@@ -403,6 +407,7 @@ Object.defineProperty(window, 'arenaDebug', {
       ready,
       connected: net?.connected ?? false,
       joined: state.welcomed,
+      room: net?.room ?? null,
       myId: state.myId,
       tick: newest?.tick ?? null,
       snapshots: state.snapshotsReceived,

@@ -106,6 +106,8 @@ export function defaultServerUrl() {
  * @property {() => number} [random]  for the backoff's jitter
  * @property {string | null} [joinToken]  the matchmaker's join token (`?token=` in the page URL),
  *   sent in the first Hello; a resuming Hello carries the resume token instead
+ * @property {string | null} [room]  the room to join (`?room=` in the page URL); null: quick play.
+ *   Once welcomed, every later Hello names the room the Welcome gave, so a resume finds its ship
  */
 
 export class Connection {
@@ -125,6 +127,8 @@ export class Connection {
     this.now = options.now ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.joinToken = options.joinToken ?? null;
+    /** The room asked for, then the one the last Welcome named. */
+    this.room = options.room ?? null;
     /** @type {SocketLike | null} */
     this.ws = null;
     this.connected = false;
@@ -227,7 +231,7 @@ export class Connection {
       this.connected = true;
       this.resyncSince = null; // a new connection starts with a Welcome and a full snapshot
       this.lastReceiveAt = this.now();
-      this.send(this.codec.encodeHello(this.name, this.resumeToken, this.resumeToken ? null : this.joinToken));
+      this.send(this.codec.encodeHello(this.name, this.resumeToken, this.resumeToken ? null : this.joinToken, this.room));
       this.ping();
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
       this.handlers.onOpen?.();
@@ -290,6 +294,7 @@ export class Connection {
       if (this.resumed) this.resumes++;
       const token = msg.Welcome.resume_token;
       this.resumeToken = Array.isArray(token) && token.length === 16 ? Uint8Array.from(token) : null;
+      if (typeof msg.Welcome.room === 'string') this.room = msg.Welcome.room;
     }
     if (msg.Bye) this.lastBye = msg.Bye;
     this.handlers.onMessage(msg);

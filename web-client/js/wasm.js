@@ -17,7 +17,7 @@
  *   input_queue, input_offset, desync }` when it could not be applied: the module's world is then
  *   empty until a full snapshot arrives (send RequestFull). Welcome's `resume_token` is an array
  *   of 16 numbers.
- * @property {(name: string, resumeToken?: Uint8Array | null, joinToken?: string | null) => Uint8Array} encodeHello  a Hello,
+ * @property {(name: string, resumeToken?: Uint8Array | null, joinToken?: string | null, room?: string | null) => Uint8Array} encodeHello  a Hello,
  *   asking to resume the player of the Welcome that brought `resumeToken` (16 bytes) if given
  * @property {(seq: number, viewTick: number, viewFrac: number, cmds: InputCmd[]) => Uint8Array} encodeInput
  *   an input batch: `cmds` oldest first (1 to `rules.max_input_batch`), the last one numbered
@@ -86,16 +86,18 @@ export function wrapInstance(instance) {
       if (ok !== 1) throw new Error(`undecodable server frame: ${text}`);
       return JSON.parse(text);
     },
-    encodeHello(name, resumeToken = null, joinToken = null) {
+    encodeHello(name, resumeToken = null, joinToken = null, room = null) {
       const nameBytes = utf8in.encode(name);
       const token = resumeToken && resumeToken.length === 16 ? resumeToken : null;
       const join = joinToken ? utf8in.encode(joinToken) : new Uint8Array(0);
-      const bytes = new Uint8Array(nameBytes.length + (token ? 16 : 0) + join.length);
+      const roomBytes = room ? utf8in.encode(room) : new Uint8Array(0);
+      const bytes = new Uint8Array(nameBytes.length + (token ? 16 : 0) + join.length + roomBytes.length);
       bytes.set(nameBytes);
       if (token) bytes.set(token, nameBytes.length);
       bytes.set(join, nameBytes.length + (token ? 16 : 0));
+      bytes.set(roomBytes, nameBytes.length + (token ? 16 : 0) + join.length);
       writeIn(bytes);
-      return encoded(ex.encode_hello(nameBytes.length, token ? 1 : 0, join.length));
+      return encoded(ex.encode_hello(nameBytes.length, token ? 1 : 0, join.length, roomBytes.length));
     },
     encodeInput(seq, viewTick, viewFrac, cmds) {
       const bytes = new Uint8Array(cmds.length * 3);

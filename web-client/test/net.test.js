@@ -64,7 +64,7 @@ class FakeSocket {
 /** A codec whose "frames" are JSON, so the test can read what was sent. */
 const codec = {
   decodeServer: (/** @type {Uint8Array} */ bytes) => JSON.parse(new TextDecoder().decode(bytes)),
-  encodeHello: (name, token, join) => ({ Hello: { name, token: token ? [...token] : null, join: join ?? null } }),
+  encodeHello: (name, token, join, room) => ({ Hello: { name, token: token ? [...token] : null, join: join ?? null, room: room ?? null } }),
   encodePing: (t) => ({ Ping: t }),
   encodeRequestFull: (tick) => ({ RequestFull: tick }),
 };
@@ -72,12 +72,12 @@ const codec = {
 const TOKEN_A = Array.from({ length: 16 }, (_, i) => i);
 const TOKEN_B = Array.from({ length: 16 }, (_, i) => 100 + i);
 
-function welcome(token, resumed = false) {
-  return { Welcome: { your_id: 3, tick_hz: 30, resume_token: token, resumed, resume_grace_ms: 15000 } };
+function welcome(token, resumed = false, room = 'main') {
+  return { Welcome: { your_id: 3, tick_hz: 30, resume_token: token, resumed, resume_grace_ms: 15000, room } };
 }
 
 /** A connection over fake sockets and a fake clock that moves with the mock timers. */
-function harness(joinToken = null) {
+function harness(joinToken = null, room = null) {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   let now = 0;
   /** @type {FakeSocket[]} */
@@ -95,6 +95,7 @@ function harness(joinToken = null) {
     now: () => now,
     random: () => 0,
     joinToken,
+    room,
   });
   const advance = (ms) => {
     now += ms;
@@ -108,7 +109,7 @@ test('a lost connection comes back with the last Welcome\'s token in its Hello',
   const { conn, sockets, closes, advance } = harness();
   conn.start();
   sockets[0].open();
-  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: null } }, 'a new player has no token');
+  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: null, room: null } }, 'a new player has no token');
   sockets[0].deliver(welcome(TOKEN_A));
   sockets[0].serverClose(1006);
   assert.equal(closes[0].retryInMs, BACKOFF_MIN_MS);
@@ -116,13 +117,32 @@ test('a lost connection comes back with the last Welcome\'s token in its Hello',
   advance(BACKOFF_MIN_MS);
   assert.equal(sockets.length, 2, 'it reconnects after the backoff');
   sockets[1].open();
-  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } });
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null, room: 'main' } }, 'a resume names the room of its Welcome');
   sockets[1].deliver(welcome(TOKEN_B, true));
   assert.equal(conn.resumed, true);
   assert.equal(conn.resumes, 1);
   assert.equal(conn.attempt, 0, 'a Welcome resets the backoff');
   assert.deepEqual([...(conn.resumeToken ?? [])], TOKEN_B, 'every Welcome brings the token for next time');
   conn.stop();
+});
+
+test('a room asked for is named in the Hello; quick play learns its room from the Welcome', (t) => {
+  t.after(() => mock.timers.reset());
+  const { conn, sockets } = harness(null, 'duel');
+  conn.start();
+  sockets[0].open();
+  assert.equal(sockets[0].sent[0].Hello.room, 'duel', 'the room from the page URL');
+  sockets[0].deliver(welcome(TOKEN_A, false, 'duel'));
+  assert.equal(conn.room, 'duel');
+  conn.stop();
+  mock.timers.reset();
+  const quick = harness();
+  quick.conn.start();
+  quick.sockets[0].open();
+  assert.equal(quick.sockets[0].sent[0].Hello.room, null, 'quick play names no room');
+  quick.sockets[0].deliver(welcome(TOKEN_A, false, 'room-3'));
+  assert.equal(quick.conn.room, 'room-3', 'the room the server chose, for the page and the next Hello');
+  quick.conn.stop();
 });
 
 test('a socket that goes silent is dropped with 4000 and reopened', (t) => {
@@ -143,7 +163,7 @@ test('a socket that goes silent is dropped with 4000 and reopened', (t) => {
   advance(BACKOFF_MIN_MS);
   assert.equal(sockets.length, 2);
   sockets[1].open();
-  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } });
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null, room: 'main' } }, 'a resume names the room of its Welcome');
   conn.stop();
 });
 
@@ -228,10 +248,10 @@ test('the join token goes in the first Hello only; a resume carries the resume t
   const { conn, sockets, advance } = harness('TOKEN');
   conn.start();
   sockets[0].open();
-  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: 'TOKEN' } });
+  assert.deepEqual(sockets[0].sent[0], { Hello: { name: 'ace', token: null, join: 'TOKEN', room: null } });
   sockets[0].deliver(welcome(TOKEN_A));
   sockets[0].serverClose(1006);
   advance(BACKOFF_MIN_MS);
   sockets[1].open();
-  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null } }, 'a used token is not sent again');
+  assert.deepEqual(sockets[1].sent[0], { Hello: { name: 'ace', token: TOKEN_A, join: null, room: 'main' } }, 'a used token is not sent again');
 });

@@ -18,16 +18,18 @@ async function load() {
 test('the timing rule in timing.js is the protocol\'s', { skip }, async () => {
   const codec = await load();
   assert.deepEqual(ruleFrom(codec.rules), { ...DEFAULT_RULE });
-  assert.equal(codec.protocolVersion, 6);
+  assert.equal(codec.protocolVersion, 7);
 });
 
 test('hello and input frames have the protocol\'s bytes', { skip }, async () => {
   const codec = await load();
   const hex = (/** @type {Uint8Array} */ b) => Buffer.from(b).toString('hex');
   // The golden bytes of protocol/src/codec.rs.
-  assert.equal(hex(codec.encodeHello('ace')), '0006036163650000');
-  assert.equal(hex(codec.encodeHello('a', new Uint8Array(16).fill(0xab))), `0006016101${'ab'.repeat(16)}00`);
-  assert.equal(hex(codec.encodeHello('a', null, 'xy')), '000601610001027879', 'a join token comes last');
+  assert.equal(hex(codec.encodeHello('ace')), '000703616365000000');
+  assert.equal(hex(codec.encodeHello('a', new Uint8Array(16).fill(0xab))), `0007016101${'ab'.repeat(16)}0000`);
+  assert.equal(hex(codec.encodeHello('a', null, 'xy')), '00070161000102787900', 'a join token');
+  assert.equal(hex(codec.encodeHello('a', null, null, 'r1')), '00070161000001027231', 'the room comes last');
+  assert.throws(() => codec.encodeHello('a', null, null, 'no room'), /room name/, 'a bad room name is refused');
   const cmds = [{ buttons: 0x08, aim: 0x4000 }, { buttons: 0x19, aim: 0x4000 }];
   assert.equal(hex(codec.encodeInput(300, 298, 0x80, cmds)), '01ac02aa0280020880800119808001');
   assert.throws(() => codec.encodeInput(1, 0, 0, []), /refused/, 'an empty batch is refused');

@@ -9,6 +9,7 @@ use crate::net::http::AppState;
 use crate::net::link::Inbound;
 use crate::net::metered_io::{Flooded, MeteredIo};
 use crate::room::{ClientId, RoomCommand};
+use crate::rooms::Seat;
 use arena_netsim::{DelayLine, LinkProfile};
 use arena_protocol::codec::{CodecError, MAX_CLIENT_FRAME, encode_server_into};
 use arena_protocol::{Bye, ByeReason, ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_client};
@@ -56,8 +57,10 @@ where
         let mailbox = Arc::new(Mailbox::default());
         let writer = write_loop(sink, mailbox.clone(), app.stats.clone(), profile, client.0.wrapping_mul(2) + 1);
         tokio::pin!(writer);
+        // The room this connection was placed in, held until the connection ends.
+        let mut seat: Option<Seat> = None;
         let outcome = {
-            let reader = read_loop(&mut stream, client, &mailbox, &budget, &app);
+            let reader = read_loop(&mut stream, client, &mailbox, &budget, &app, &mut seat);
             tokio::select! {
                 outcome = reader => Some(outcome),
                 // The writer ended first: the room closed us, or the socket failed.
@@ -102,9 +105,10 @@ where
             while let Some(Ok(_)) = stream.next().await {}
         })
         .await;
-        if joined {
-            app.inbox.leave(client, lost);
+        if joined && let Some(seat) = &seat {
+            seat.inbox().leave(client, lost);
         }
+        drop(seat);
         app.stats.connections.dec();
     }
     .instrument(span)
@@ -173,6 +177,7 @@ async fn read_loop<S>(
     mailbox: &Arc<Mailbox>,
     budget: &FrameBudget,
     app: &AppState,
+    seat: &mut Option<Seat>,
 ) -> ReadOutcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -246,9 +251,21 @@ where
             return not_joined(Some(bye(ByeReason::JoinRefused, e.to_string())));
         }
     }
-    if !app.inbox.join(client, hello.name, mailbox.clone(), hello.resume, require_resume) {
+    if let Some(room) = hello.room.as_deref().filter(|r| !arena_protocol::valid_room_name(r)) {
+        let shown: String = room.chars().take(40).collect();
+        return not_joined(Some(bye(
+            ByeReason::Malformed,
+            format!("bad room name {shown:?}: 1 to 32 of A-Z a-z 0-9 - _"),
+        )));
+    }
+    let placed = match app.rooms.place(hello.room.as_deref(), hello.resume.is_some()) {
+        Ok(placed) => seat.insert(placed),
+        Err(refusal) => return not_joined(Some(refusal)),
+    };
+    if !placed.inbox().join(client, hello.name, mailbox.clone(), hello.resume, require_resume) {
         return not_joined(Some(bye(ByeReason::ServerError, "the room is not running")));
     }
+    let inbox = placed.inbox().clone();
     let joined = |bye| ReadOutcome { joined: true, bye, ending: Ending::Left };
 
     let full_every = Duration::from_secs_f64(f64::from(FULL_REQUEST_EVERY_TICKS) / f64::from(app.tick_hz));
@@ -291,7 +308,7 @@ where
                 if let Err(e) = batch.validate() {
                     return joined(Some(bye(ByeReason::Malformed, e.to_string())));
                 }
-                app.inbox.input(client, batch, Instant::now());
+                inbox.input(client, batch, Instant::now());
             }
             Ok(ClientMsg::Ping { t }) => {
                 encode_server_into(&ServerMsg::Pong { t }, &mut buf);
@@ -307,7 +324,7 @@ where
                 }
                 last_full = Some(now);
                 tracing::debug!(tick = tick.0, "client asked for a full snapshot");
-                let _ = app.inbox.control(RoomCommand::RequestFull { client });
+                let _ = inbox.control(RoomCommand::RequestFull { client });
             }
             Ok(ClientMsg::Hello(_)) => {
                 return joined(Some(bye(ByeReason::Malformed, "Hello sent twice")));
@@ -516,6 +533,7 @@ mod tests {
             name: "a".into(),
             resume: None,
             join_token: None,
+            room: None,
         }));
         assert_eq!(claimed_version(&v3), Some(3));
         assert_eq!(claimed_version(&[0x01, 0x02]), None, "not a Hello");

@@ -8,7 +8,7 @@ use crate::net::frame_meter::FrameBudget;
 use crate::net::join_token::JoinTokens;
 use crate::net::metered_io::MeteredIo;
 use crate::room::ClientId;
-use crate::room::runner::RoomInbox;
+use crate::rooms::Rooms;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -29,14 +29,12 @@ use tower_http::services::ServeDir;
 
 /// What every request handler and connection task shares.
 pub struct AppState {
-    /// The room's inbox.
-    pub inbox: RoomInbox,
+    /// The process's rooms.
+    pub rooms: Arc<Rooms>,
     /// Server-wide counters.
     pub stats: Arc<ServerStats>,
     /// Ticks per second (for the input rate limit).
     pub tick_hz: u16,
-    /// Most players at once (for `/readyz`).
-    pub max_clients: u32,
     /// How long a client has to send its `Hello`.
     pub hello_timeout: Duration,
     /// `--admission-control`: turn new players away while the room is busy.
@@ -57,7 +55,7 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     /// `--trusted-proxies`.
     pub trusted_proxies: Vec<IpAddr>,
-    /// `/healthz` fails when the room has not finished a tick for this long.
+    /// `/healthz` fails when a room has not finished a tick for this long.
     pub watchdog: Duration,
     next_client: AtomicU64,
 }
@@ -69,19 +67,18 @@ impl AppState {
         self.admission_control && self.stats.is_busy()
     }
 
-    /// Shared state for a server whose room is behind `inbox`.
+    /// Shared state for a server whose rooms are `rooms`.
     #[must_use]
     pub fn new(
-        inbox: RoomInbox,
+        rooms: Arc<Rooms>,
         stats: Arc<ServerStats>,
         config: &crate::config::Config,
         shutdown: CancellationToken,
     ) -> AppState {
         AppState {
-            inbox,
+            rooms,
             stats,
             tick_hz: config.tick_hz,
-            max_clients: config.max_clients,
             hello_timeout: config.hello_timeout,
             admission_control: config.admission_control,
             shutdown,
@@ -120,46 +117,69 @@ pub fn router(state: Arc<AppState>, web_root: PathBuf) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/stats", get(stats))
+        .route("/rooms", get(rooms))
         .fallback_service(ServeDir::new(web_root))
         .with_state(state)
 }
 
-/// Liveness: the process answers and its room finished a tick within the watchdog's time;
-/// 503 with how long ago if not (the room thread is stuck or dead).
+/// Liveness: the process answers and every open room finished a tick within the watchdog's
+/// time; 503 naming the stuck rooms if not (a stuck room thread cannot be saved: restart). A
+/// room that panicked was closed (its players told) while the others play on: the body says
+/// so, with a 200.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let ticks = state.stats.ticks.get();
+    let health = state.rooms.health(Instant::now(), state.watchdog);
+    if !health.stuck.is_empty() {
+        let stuck: Vec<String> =
+            health.stuck.iter().map(|(name, ago)| format!("{name} ({} ms)", ago.as_millis())).collect();
+        let body = format!("stuck: no tick within {} ms in room {}\n", state.watchdog.as_millis(), stuck.join(", "));
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    let mut body = format!("ok rooms={} clients={} ticks={}", health.rooms, health.players, state.stats.ticks.get());
+    if let Some((room, ago)) = &health.last_panic {
+        let panics = state.stats.room_panics.get();
+        body.push_str(&format!(
+            " degraded: room_panics={panics}, the last in room {room} {} s ago (closed, its players told)",
+            ago.as_secs()
+        ));
+    }
+    body.push('\n');
+    body.into_response()
+}
+
+/// Readiness: accepting players (rooms ticking, not draining, not busy, a place for a
+/// quick-play player); 503 with the reason if not (and `Retry-After` when busy).
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let clients = state.stats.clients.get();
-    match state.stats.since_last_tick() {
-        Some(ago) if ago <= state.watchdog => format!("ok ticks={ticks} clients={clients}\n").into_response(),
-        Some(ago) => {
-            let body = format!(
-                "stuck: the room's last tick ended {} ms ago (limit {} ms)\n",
-                ago.as_millis(),
-                state.watchdog.as_millis()
-            );
-            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
-        }
-        None => (StatusCode::SERVICE_UNAVAILABLE, "starting: the room has not ticked yet\n").into_response(),
+    let health = state.rooms.health(Instant::now(), state.watchdog);
+    if state.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining: the server is shutting down\n").into_response()
+    } else if !health.stuck.is_empty() {
+        (StatusCode::SERVICE_UNAVAILABLE, "stuck: a room is not ticking\n").into_response()
+    } else if state.turns_players_away() {
+        let retry = crate::room::load::BUSY_RETRY_AFTER.as_secs().to_string();
+        let body = "busy: a room cannot hold its tick rate with more players\n";
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], body).into_response()
+    } else if !state.rooms.has_room() {
+        let c = state.rooms.config();
+        let body = format!(
+            "full: {} players placed (at most {}), {} rooms open (at most {} of {} players)\n",
+            state.rooms.seated(),
+            c.max_players,
+            health.rooms,
+            c.max_rooms,
+            c.room.max_clients
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    } else {
+        format!("ready clients={clients} rooms={}\n", health.rooms).into_response()
     }
 }
 
-/// Readiness: accepting players (room ticking, not draining, not busy, below `--max-clients`);
-/// 503 with the reason if not (and `Retry-After` when busy).
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let clients = state.stats.clients.get();
-    if state.shutdown.is_cancelled() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining: the server is shutting down\n").into_response()
-    } else if state.stats.since_last_tick().is_none_or(|ago| ago > state.watchdog) {
-        (StatusCode::SERVICE_UNAVAILABLE, "stuck: the room is not ticking\n").into_response()
-    } else if state.turns_players_away() {
-        let retry = crate::room::load::BUSY_RETRY_AFTER.as_secs().to_string();
-        let body = "busy: the room cannot hold its tick rate with more players\n";
-        (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], body).into_response()
-    } else if clients >= i64::from(state.max_clients) {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("full: {clients} of {} players\n", state.max_clients)).into_response()
-    } else {
-        format!("ready clients={clients} max_clients={}\n", state.max_clients).into_response()
-    }
+/// The open rooms as a JSON array: name, players, capacity, tick rate, tick p50/p99/max over the
+/// last 10 s, overruns, busy (see `rooms::stats::RoomSummary`).
+async fn rooms(State(state): State<Arc<AppState>>) -> Response {
+    let body = serde_json::to_string(&state.rooms.summaries(Instant::now())).unwrap_or_else(|_| "[]".into());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Prometheus text exposition (OpenMetrics flavour) of every counter, gauge and histogram.
@@ -189,6 +209,7 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     let s = &state.stats;
     let body = serde_json::json!({
         "tick_hz": state.tick_hz,
+        "rooms": s.rooms_open.get(),
         "ticks": s.ticks.get(),
         "overruns": s.overruns.get(),
         "catch_up_ticks": s.catch_up_ticks.get(),

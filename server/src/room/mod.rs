@@ -121,17 +121,23 @@ struct Suspended {
 }
 
 /// A pool of `threads` workers for encoding snapshots, or none for one thread (or if the
-/// system refuses threads: then the room encodes on its own thread, and says so).
-fn replication_pool(threads: usize) -> Option<rayon::ThreadPool> {
+/// system refuses threads: then rooms encode on their own threads, and say so). One pool serves
+/// every room of a process.
+#[must_use]
+pub fn replication_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
     if threads <= 1 {
         return None;
     }
     let built = rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("replicate-{i}")).build();
-    built.map_err(|e| tracing::warn!(error = %e, "no replication threads; encoding on the room thread")).ok()
+    built
+        .map_err(|e| tracing::warn!(error = %e, "no replication threads; encoding on the room thread"))
+        .ok()
+        .map(Arc::new)
 }
 
 /// One room's simulation, members and replication.
 pub struct Room {
+    name: Arc<str>,
     settings: RoomSettings,
     sim: Sim,
     replicator: Replicator,
@@ -146,17 +152,43 @@ pub struct Room {
     suspended: Vec<Suspended>,
     tick_start: Option<Instant>,
     shots_counted: crate::sim::resources::ShotStats,
-    /// Encodes members' snapshots in parallel when `replication_threads` > 1.
-    pool: Option<rayon::ThreadPool>,
+    /// Encodes members' snapshots in parallel (shared with the process's other rooms).
+    pool: Option<Arc<rayon::ThreadPool>>,
+    /// What this room has added to the process-wide gauges (players, ships kept, entities).
+    reported: [i64; 3],
+}
+
+impl Drop for Room {
+    /// A closed room takes its share out of the process-wide gauges.
+    fn drop(&mut self) {
+        let gauges = [&self.stats.clients, &self.stats.suspended, &self.stats.entities];
+        for (gauge, reported) in gauges.into_iter().zip(self.reported) {
+            gauge.dec_by(reported);
+        }
+    }
 }
 
 impl Room {
-    /// A room at tick 0 with no members.
+    /// A room named `main` at tick 0 with no members, with a worker pool of its own if
+    /// `settings.replication_threads` > 1.
     #[must_use]
     pub fn new(settings: RoomSettings, stats: Arc<ServerStats>) -> Room {
+        Room::named("main".into(), settings, stats, replication_pool(settings.replication_threads))
+    }
+
+    /// A room called `name` at tick 0 with no members, encoding on `pool` if given (else on the
+    /// thread that drives it).
+    #[must_use]
+    pub fn named(
+        name: Arc<str>,
+        settings: RoomSettings,
+        stats: Arc<ServerStats>,
+        pool: Option<Arc<rayon::ThreadPool>>,
+    ) -> Room {
         let mut sim = Sim::new(settings.sim);
         let replicator = Replicator::new(sim.world_mut(), settings.sim.tick_hz, settings.sim.arena, settings.view);
         Room {
+            name,
             settings,
             sim,
             replicator,
@@ -169,7 +201,8 @@ impl Room {
             suspended: Vec::new(),
             tick_start: None,
             shots_counted: Default::default(),
-            pool: replication_pool(settings.replication_threads),
+            pool,
+            reported: [0; 3],
         }
     }
 
@@ -178,6 +211,19 @@ impl Room {
     /// counts as arriving just in time.
     pub fn begin_tick(&mut self, now: Instant) {
         self.tick_start = Some(now);
+    }
+
+    /// Brings this room's share of the process-wide gauges (players, ships kept, entities) up
+    /// to date: other rooms add theirs.
+    fn report_gauges(&mut self) {
+        let now = [self.members.len() as i64, self.suspended.len() as i64, self.replicator.states().len() as i64];
+        let gauges = [&self.stats.clients, &self.stats.suspended, &self.stats.entities];
+        for ((gauge, reported), now) in gauges.into_iter().zip(&mut self.reported).zip(now) {
+            if now != *reported {
+                gauge.inc_by(now - *reported);
+                *reported = now;
+            }
+        }
     }
 
     /// Ships kept for players whose connection was lost.
@@ -196,6 +242,12 @@ impl Room {
     #[must_use]
     pub fn members(&self) -> usize {
         self.members.len()
+    }
+
+    /// The room's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn frame(&mut self, msg: &ServerMsg) -> Bytes {
@@ -222,7 +274,7 @@ impl Room {
                         self.sim.release_pilot(m.entity);
                         let until = self.sim.tick().after(self.settings.resume_grace_ticks());
                         self.suspended.push(Suspended { entity: m.entity, token: m.token, until });
-                        self.stats.suspended.set(self.suspended.len() as i64);
+                        self.report_gauges();
                     } else {
                         self.sim.despawn_ship(m.entity);
                     }
@@ -235,7 +287,7 @@ impl Room {
                 }
             }
         }
-        self.stats.clients.set(self.members.len() as i64);
+        self.report_gauges();
     }
 
     /// Swaps what the room produced since the last call into `out` (whose lists should be
@@ -287,7 +339,7 @@ impl Room {
                     // A player who is here beats a ship waiting for one who may not come back.
                     let oldest = self.suspended.remove(0);
                     self.sim.despawn_ship(oldest.entity);
-                    self.stats.suspended.set(self.suspended.len() as i64);
+                    self.report_gauges();
                 }
                 let Some((entity, id)) = self.sim.spawn_ship(name) else {
                     self.goodbye(client, ByeReason::ServerFull, "the room has no net ids left".to_owned());
@@ -310,6 +362,7 @@ impl Room {
             resume_token: token,
             resumed,
             resume_grace_ms: u32::try_from(self.settings.resume_grace.as_millis()).unwrap_or(u32::MAX),
+            room: self.name.to_string(),
         });
         let frame = self.frame(&welcome);
         self.out.direct.push((client, frame));
@@ -336,7 +389,7 @@ impl Room {
     fn take_player(&mut self, token: ResumeToken) -> Option<(Entity, NetId)> {
         if let Some(at) = self.suspended.iter().position(|s| s.token == token) {
             let s = self.suspended.swap_remove(at);
-            self.stats.suspended.set(self.suspended.len() as i64);
+            self.report_gauges();
             let id = self.replicator_id(s.entity)?;
             return Some((s.entity, id));
         }
@@ -370,7 +423,7 @@ impl Room {
             keep
         });
         if self.suspended.len() != before {
-            self.stats.suspended.set(self.suspended.len() as i64);
+            self.report_gauges();
         }
     }
 
@@ -398,7 +451,7 @@ impl Room {
                 self.sim.despawn_ship(m.entity);
             }
         }
-        self.stats.clients.set(self.members.len() as i64);
+        self.report_gauges();
     }
 
     /// Captures the world once and encodes every member's snapshot into the [`Output`], a delta
@@ -409,7 +462,7 @@ impl Room {
     pub fn replicate(&mut self) {
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
-        self.stats.entities.set(self.replicator.states().len() as i64);
+        self.report_gauges();
         let mut dropped = 0;
         // First, in turn: settle last tick's snapshots, find the slow, read each pilot's acks.
         for (client, m) in &mut self.members {
@@ -498,7 +551,7 @@ impl Room {
         for client in std::mem::take(&mut self.members).into_keys() {
             self.goodbye(client, reason, message.to_owned());
         }
-        self.stats.clients.set(0);
+        self.report_gauges();
     }
 }
 

@@ -8,6 +8,7 @@ use crate::room::load::LoadGauge;
 use crate::room::post::Post;
 use crate::room::schedule::{Step, TickSchedule};
 use crate::room::{ClientId, Room, RoomCommand, RoomSettings};
+use crate::rooms::stats::RoomStats;
 use arena_protocol::{ByeReason, InputBatch, ResumeToken};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,17 +104,25 @@ impl RoomThread {
     }
 }
 
-/// Starts a room on its own thread; returns the inbox for connections and the thread handle.
-pub fn spawn(settings: RoomSettings, stats: Arc<ServerStats>) -> std::io::Result<(RoomInbox, RoomThread)> {
+/// Starts the room `room.name` on its own thread, encoding on `pool` if given; returns the inbox
+/// for connections and the thread handle. `room` is where the thread reports its ticks.
+pub fn spawn(
+    settings: RoomSettings,
+    stats: Arc<ServerStats>,
+    room: Arc<RoomStats>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+) -> std::io::Result<(RoomInbox, RoomThread)> {
     let (control, control_rx) = mpsc::channel();
     let (inputs, inputs_rx) = mpsc::sync_channel(INPUT_QUEUE_CAPACITY);
     let (faults, faults_rx) = mpsc::channel();
     let inbox = RoomInbox { control, inputs, faults, stats: stats.clone() };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
-    let handle = std::thread::Builder::new().name("room".into()).spawn(move || {
+    let thread_name = format!("room-{}", room.name);
+    let handle = std::thread::Builder::new().name(thread_name).spawn(move || {
         let channels = Channels { control: control_rx, inputs: inputs_rx, faults: faults_rx };
-        run(Room::new(settings, stats.clone()), settings, &stats, &channels, &stop_flag);
+        let shell = Shell { settings, stats: &stats, room: &room, channels: &channels, stop: &stop_flag };
+        run(Room::named(room.name.clone(), settings, stats.clone(), pool), &shell);
     })?;
     Ok((inbox, RoomThread { stop, handle }))
 }
@@ -128,6 +137,15 @@ fn record(stats: &ServerStats, hdr: &mut TickHistograms, phase: Phase, took: Dur
     }
 }
 
+/// What the loop around a [`Room`] works with.
+struct Shell<'a> {
+    settings: RoomSettings,
+    stats: &'a ServerStats,
+    room: &'a RoomStats,
+    channels: &'a Channels,
+    stop: &'a AtomicBool,
+}
+
 /// The receiving sides of a room's inbox.
 struct Channels {
     control: Receiver<Control>,
@@ -138,32 +156,31 @@ struct Channels {
 /// Runs the room until stopped. If a tick panics, the room is beyond trust: everyone still
 /// connected is told (`ServerError`), the panic is counted, and the thread ends, so the watchdog
 /// turns `/healthz` to 503 and connections find the room gone.
-fn run(mut room: Room, settings: RoomSettings, stats: &ServerStats, channels: &Channels, stop: &AtomicBool) {
+fn run(mut room: Room, shell: &Shell<'_>) {
     let mut post = Post::default();
+    let stats = shell.stats;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tick_loop(&mut room, &mut post, settings, stats, channels, stop);
+        tick_loop(&mut room, &mut post, shell);
     }));
+    if shell.room.set_busy(false) {
+        stats.busy.dec();
+    }
     if outcome.is_err() {
         stats.room_panics.inc();
-        tracing::error!("the room thread panicked; closing every connection");
+        tracing::error!(room = %shell.room.name, "the room thread panicked; closing every connection");
         let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             room.close_all(ByeReason::ServerError, "the room stopped because of a server error");
             post.deliver(&mut room);
         }));
         if told.is_err() {
-            tracing::error!("the room could not tell its players; they will find it gone");
+            tracing::error!(room = %shell.room.name, "the room could not tell its players; they will find it gone");
         }
     }
+    shell.room.end(outcome.is_err());
 }
 
-fn tick_loop(
-    room: &mut Room,
-    post: &mut Post,
-    settings: RoomSettings,
-    stats: &ServerStats,
-    channels: &Channels,
-    stop: &AtomicBool,
-) {
+fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
+    let Shell { settings, stats, room: room_stats, channels, stop } = *shell;
     let Channels { control, inputs, faults } = channels;
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
     let mut hdr = TickHistograms::default();
@@ -171,8 +188,8 @@ fn tick_loop(
     let mut load = LoadGauge::for_tick_rate(settings.sim.tick_hz);
     let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
     let mut window = micros_histogram();
-    tracing::info!(tick_hz = settings.sim.tick_hz, "room started");
-    stats.tick_done();
+    tracing::info!(room = %room_stats.name, tick_hz = settings.sim.tick_hz, "room started");
+    room_stats.started();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         match schedule.poll(now) {
@@ -182,8 +199,8 @@ fn tick_loop(
             }
             Step::Skip { missed } => {
                 stats.skipped_ticks.inc_by(missed);
-                stats.busy.set(i64::from(load.skipped(missed)));
-                tracing::warn!(missed, "room fell behind; skipping ticks");
+                set_busy(stats, room_stats, load.skipped(missed));
+                tracing::warn!(room = %room_stats.name, missed, "room fell behind; skipping ticks");
                 continue;
             }
             Step::Run { catching_up, .. } => {
@@ -231,19 +248,20 @@ fn tick_loop(
             record(stats, &mut hdr, phase, took);
         }
         window.saturating_record((t4 - t0).as_micros().max(1) as u64);
-        stats.tick_done();
         let overran = schedule.finished(t4);
         if overran {
             stats.overruns.inc();
         }
-        stats.busy.set(i64::from(load.tick(t4 - t0, overran)));
+        room_stats.tick_done(t4, t4 - t0, overran, room.members(), room.suspended());
+        set_busy(stats, room_stats, load.tick(t4 - t0, overran));
 
         if t4 - last_publish >= PUBLISH_EVERY {
-            stats.publish(&hdr);
+            stats.publish(&mut hdr);
             last_publish = t4;
         }
         if t4 - last_summary >= SUMMARY_EVERY {
             tracing::info!(
+                room = %room_stats.name,
                 members = room.members(),
                 ticks = window.len(),
                 tick_p50_us = window.value_at_quantile(0.5),
@@ -256,8 +274,19 @@ fn tick_loop(
             last_summary = t4;
         }
     }
-    stats.publish(&hdr);
+    stats.publish(&mut hdr);
     room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
     post.deliver(room);
-    tracing::info!("room stopped");
+    tracing::info!(room = %room_stats.name, "room stopped");
+}
+
+/// Records the room's busy verdict, and the process's count of busy rooms when it changes.
+fn set_busy(stats: &ServerStats, room: &RoomStats, busy: bool) {
+    if room.set_busy(busy) != busy {
+        if busy {
+            stats.busy.inc();
+        } else {
+            stats.busy.dec();
+        }
+    }
 }

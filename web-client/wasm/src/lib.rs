@@ -187,14 +187,15 @@ fn desync_json(s: &Snapshot, why: &str) -> String {
 
 /// Encodes the opening `Hello` with this build's [`PROTOCOL_VERSION`], asking to resume the
 /// player of an earlier `Welcome` when `resume` is given, with the matchmaker's `join` token if
-/// the server needs one.
+/// the server needs one, for the `room` named (quick play if `None`).
 #[must_use]
-pub fn hello_frame(name: &str, resume: Option<[u8; 16]>, join: Option<String>) -> Vec<u8> {
+pub fn hello_frame(name: &str, resume: Option<[u8; 16]>, join: Option<String>, room: Option<String>) -> Vec<u8> {
     arena_protocol::encode_client(&ClientMsg::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.to_owned(),
         resume: resume.map(ResumeToken),
         join_token: join,
+        room,
     }))
 }
 
@@ -386,11 +387,12 @@ pub extern "C" fn decode_server(len: u32) -> i32 {
 
 /// Encodes a `Hello` whose name is the first `name_len` bytes of the input buffer (UTF-8; bad
 /// sequences become U+FFFD), followed there, when `with_token` is not 0, by the 16 bytes of the
-/// resume token, then by `join_len` bytes of a join token (ASCII; none if 0). Returns the frame's
-/// length (the frame is in the output buffer), or 0 with the reason in the output buffer when the
-/// bytes are missing or the join token is not ASCII.
+/// resume token, then by `join_len` bytes of a join token (ASCII; none if 0), then by `room_len`
+/// bytes of a room name (quick play if 0). Returns the frame's length (the frame is in the output
+/// buffer), or 0 with the reason in the output buffer when the bytes are missing, the join token
+/// is not ASCII or the room name is not one a server accepts.
 #[unsafe(no_mangle)]
-pub extern "C" fn encode_hello(name_len: u32, with_token: u32, join_len: u32) -> u32 {
+pub extern "C" fn encode_hello(name_len: u32, with_token: u32, join_len: u32, room_len: u32) -> u32 {
     let frame = with_buffers(|b| {
         let n = (name_len as usize).min(b.input.len());
         let name = String::from_utf8_lossy(&b.input[..n]);
@@ -411,10 +413,22 @@ pub extern "C" fn encode_hello(name_len: u32, with_token: u32, join_len: u32) ->
             len => {
                 let bytes = b.input.get(at..at + len as usize).ok_or("the join token's bytes are missing")?;
                 let text = std::str::from_utf8(bytes).ok().filter(|t| t.is_ascii()).ok_or("a join token is ASCII")?;
+                at += len as usize;
                 Some(text.to_owned())
             }
         };
-        Ok(hello_frame(&name, resume, join))
+        let room = match room_len {
+            0 => None,
+            len => {
+                let bytes = b.input.get(at..at + len as usize).ok_or("the room name's bytes are missing")?;
+                let name = std::str::from_utf8(bytes)
+                    .ok()
+                    .filter(|n| arena_protocol::valid_room_name(n))
+                    .ok_or("a room name is 1 to 32 characters of A-Z a-z 0-9 - _")?;
+                Some(name.to_owned())
+            }
+        };
+        Ok(hello_frame(&name, resume, join, room))
     });
     output_or_zero(frame)
 }
@@ -555,6 +569,7 @@ mod tests {
             resume_token: ResumeToken([7; 16]),
             resumed: false,
             resume_grace_ms: 15_000,
+            room: "main".into(),
         }))
     }
 
@@ -763,12 +778,13 @@ mod tests {
                     resume_token: ResumeToken([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255]),
                     resumed: true,
                     resume_grace_ms: 15_000,
+                    room: "duel".into(),
                 }),
                 json!({"Welcome": {"your_id": 2, "tick_hz": 30, "tick": 100, "arena_width": 4000,
                     "arena_height": 3000, "view_half_width": 900, "view_half_height": 500,
                     "players": [{"id": 2, "name": "bob"}],
                     "resume_token": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255],
-                    "resumed": true, "resume_grace_ms": 15_000}}),
+                    "resumed": true, "resume_grace_ms": 15_000, "room": "duel"}}),
             ),
             (ServerMsg::Pong { t: 123_456_789 }, json!({"Pong": {"t": 123_456_789}})),
             (
@@ -830,7 +846,7 @@ mod tests {
     #[test]
     fn client_frames_decode_on_the_server_side() {
         write_input("ace".as_bytes());
-        let n = encode_hello(3, 0, 0);
+        let n = encode_hello(3, 0, 0, 0);
         assert_eq!(n as usize, output().len());
         assert_eq!(
             arena_protocol::decode_client(&output()),
@@ -838,7 +854,8 @@ mod tests {
                 protocol_version: PROTOCOL_VERSION,
                 name: "ace".into(),
                 resume: None,
-                join_token: None
+                join_token: None,
+                room: None,
             })),
             "encode_hello should produce the server's Hello"
         );
@@ -866,7 +883,7 @@ mod tests {
         let mut bytes = "pilot".as_bytes().to_vec();
         bytes.extend_from_slice(&token);
         write_input(&bytes);
-        let n = encode_hello(5, 1, 0);
+        let n = encode_hello(5, 1, 0, 0);
         assert_eq!(n as usize, output().len());
         let mut expected = [0u8; 16];
         expected.copy_from_slice(&token);
@@ -877,12 +894,13 @@ mod tests {
                 name: "pilot".into(),
                 resume: Some(ResumeToken(expected)),
                 join_token: None,
+                room: None,
             })),
             "the 16 bytes after the name should be the token"
         );
 
         write_input(&bytes[..10]);
-        assert_eq!(encode_hello(5, 1, 0), 0, "a token shorter than 16 bytes is refused");
+        assert_eq!(encode_hello(5, 1, 0, 0), 0, "a token shorter than 16 bytes is refused");
         assert!(String::from_utf8_lossy(&output()).contains("16 bytes"), "the refusal says why");
     }
 
@@ -892,15 +910,31 @@ mod tests {
         bytes.extend_from_slice(&[7; 16]);
         bytes.extend_from_slice(b"AQAAAABrBLYp");
         write_input(&bytes);
-        assert!(encode_hello(5, 1, 12) > 0);
+        assert!(encode_hello(5, 1, 12, 0) > 0);
         let Ok(ClientMsg::Hello(hello)) = arena_protocol::decode_client(&output()) else { panic!("a Hello") };
         assert_eq!((hello.resume, hello.join_token.as_deref()), (Some(ResumeToken([7; 16])), Some("AQAAAABrBLYp")));
         write_input(&bytes[21..]);
-        assert!(encode_hello(0, 0, 12) > 0, "without a resume token the join token follows the name");
+        assert!(encode_hello(0, 0, 12, 0) > 0, "without a resume token the join token follows the name");
         let Ok(ClientMsg::Hello(hello)) = arena_protocol::decode_client(&output()) else { panic!("a Hello") };
         assert_eq!((hello.resume, hello.join_token.as_deref()), (None, Some("AQAAAABrBLYp")));
         write_input(b"ab");
-        assert_eq!(encode_hello(2, 0, 5), 0, "missing join token bytes are refused");
+        assert_eq!(encode_hello(2, 0, 5, 0), 0, "missing join token bytes are refused");
+    }
+
+    #[test]
+    fn a_hello_names_its_room_after_everything_else() {
+        let mut bytes = "pilot".as_bytes().to_vec();
+        bytes.extend_from_slice(b"tok");
+        bytes.extend_from_slice(b"duel-7");
+        write_input(&bytes);
+        assert!(encode_hello(5, 0, 3, 6) > 0);
+        let Ok(ClientMsg::Hello(hello)) = arena_protocol::decode_client(&output()) else { panic!("a Hello") };
+        assert_eq!((hello.join_token.as_deref(), hello.room.as_deref()), (Some("tok"), Some("duel-7")));
+        write_input(b"pilotno room");
+        assert_eq!(encode_hello(5, 0, 0, 7), 0, "a room name with a space is refused");
+        assert!(String::from_utf8_lossy(&output()).contains("room name"), "the refusal says why");
+        write_input(b"pilot");
+        assert_eq!(encode_hello(5, 0, 0, 4), 0, "missing room bytes are refused");
     }
 
     #[test]
