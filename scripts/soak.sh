@@ -122,8 +122,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "soak: $bots bots for ${duration_s} s (warm-up ${warmup_s} s), arena $arena, $orbs orbs, churn $churn_rate/s, port $port, output $out"
+# One room for the whole swarm (the soak watches one room's memory and ticks as players churn).
 RUST_LOG=info "$root/target/release/arena-server" --bind "127.0.0.1:$port" --arena-size "$arena" --orbs "$orbs" \
-    > "$out/server.log" 2>&1 &
+    --room-capacity "$((bots * 2))" > "$out/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break
