@@ -82,7 +82,11 @@ async fn two_rooms_share_no_entity_event_or_scoreboard() {
         assert_eq!(seen.ships, size as usize, "{room}: only its own room's ships are in a player's world");
         assert!(seen.names.iter().all(|n| n.starts_with(&room)), "{room}: names from another room: {:?}", seen.names);
         assert!(!seen.online.is_empty(), "{room}: a scoreboard came");
-        assert!(seen.online.iter().all(|&n| n <= size), "{room}: scoreboards count only its players: {:?}", seen.online);
+        assert!(
+            seen.online.iter().all(|&n| n <= size),
+            "{room}: scoreboards count only its players: {:?}",
+            seen.online
+        );
     }
     let (_, rooms) = http_get(server.local_addr(), "/rooms").await;
     let rooms: Vec<serde_json::Value> = serde_json::from_str(&rooms).expect("/rooms is JSON");

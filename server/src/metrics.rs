@@ -150,8 +150,8 @@ pub struct ServerStats {
     hdr: Mutex<TickHistograms>,
 }
 
-/// HDR histograms of phase durations in microseconds: a room's since it last published, or
-/// the process's cumulative ones.
+/// Cumulative HDR histograms of phase durations in microseconds, over every room's ticks since
+/// the process started.
 #[derive(Clone, Debug)]
 pub struct TickHistograms {
     /// One per [`Phase::ALL`], same order.
@@ -443,21 +443,25 @@ impl ServerStats {
         self.rooms_closed.get_or_create(&ReasonLabel { reason }).get()
     }
 
-    /// Records how long a phase of one tick took.
+    /// Records how long a phase of one tick took (Prometheus only).
     pub fn observe(&self, phase: Phase, took: Duration) {
         if let Some(h) = self.phase_histograms.get(phase as usize) {
             h.observe(took.as_secs_f64());
         }
     }
 
-    /// Adds a room's tick histograms to the published cumulative ones and empties them (each
-    /// room thread calls this about once a second with what it recorded since).
-    pub fn publish(&self, histograms: &mut TickHistograms) {
+    /// Records one tick of a room, phase by phase, into the Prometheus histograms and the
+    /// cumulative HDR histograms of `/stats` (one lock per tick; every room records into the
+    /// same ones, so they hold every room's ticks).
+    pub fn record_tick(&self, phases: [(Phase, Duration); 5]) {
+        for (phase, took) in phases {
+            self.observe(phase, took);
+        }
         let mut all = self.hdr.lock().unwrap_or_else(PoisonError::into_inner);
-        for (sum, h) in all.phases.iter_mut().zip(&mut histograms.phases) {
-            // Same bounds on both sides: adding cannot fail.
-            let _ = sum.add(&*h);
-            h.reset();
+        for (phase, took) in phases {
+            if let Some(h) = all.phases.get_mut(phase as usize) {
+                h.saturating_record(took.as_micros().max(1) as u64);
+            }
         }
     }
 

@@ -460,6 +460,13 @@ impl Room {
     /// leaving snapshots untaken are closed as too slow. Once a second the scoreboard, if it
     /// changed, is broadcast before the snapshots.
     pub fn replicate(&mut self) {
+        if self.members.is_empty() {
+            // Nobody to send to, and nobody holds a baseline a capture would serve: an empty
+            // room skips the capture (most of an empty room's tick). The first member after it
+            // gets a full snapshot, encoded from a fresh capture.
+            self.close_leaving();
+            return;
+        }
         let tick = self.sim.tick();
         self.replicator.capture(self.sim.world_mut(), tick);
         self.report_gauges();

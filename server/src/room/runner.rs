@@ -3,7 +3,7 @@
 //! that arrived since the last tick and timing each phase.
 
 use crate::mailbox::Mailbox;
-use crate::metrics::{Phase, ServerStats, TickHistograms, micros_histogram};
+use crate::metrics::{Phase, ServerStats};
 use crate::room::load::LoadGauge;
 use crate::room::post::Post;
 use crate::room::schedule::{Step, TickSchedule};
@@ -18,8 +18,18 @@ use std::time::{Duration, Instant};
 
 /// Most ticks the loop runs back to back to catch up before it skips instead.
 pub const MAX_CATCH_UP_TICKS: u32 = 3;
-/// Inputs that may wait for the room across all clients before new ones are dropped.
-pub const INPUT_QUEUE_CAPACITY: usize = 1 << 16;
+/// Input messages per member a room's input queue holds before new ones are dropped: two
+/// seconds of one per tick at 30 Hz. The queue's slots are allocated up front (about 100 bytes
+/// each), so it is sized by the room's capacity, not for the largest room there could be.
+pub const INPUTS_PER_MEMBER: usize = 64;
+/// The least input queue a room has, however small.
+pub const MIN_INPUT_QUEUE: usize = 1024;
+
+/// The input queue of a room of `capacity` players.
+#[must_use]
+pub fn input_queue_capacity(capacity: u32) -> usize {
+    (capacity as usize).saturating_mul(INPUTS_PER_MEMBER).clamp(MIN_INPUT_QUEUE, 1 << 20)
+}
 /// How often the tick timing summary is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
@@ -113,7 +123,7 @@ pub fn spawn(
     pool: Option<Arc<rayon::ThreadPool>>,
 ) -> std::io::Result<(RoomInbox, RoomThread)> {
     let (control, control_rx) = mpsc::channel();
-    let (inputs, inputs_rx) = mpsc::sync_channel(INPUT_QUEUE_CAPACITY);
+    let (inputs, inputs_rx) = mpsc::sync_channel(input_queue_capacity(settings.max_clients));
     let (faults, faults_rx) = mpsc::channel();
     let inbox = RoomInbox { control, inputs, faults, stats: stats.clone() };
     let stop = Arc::new(AtomicBool::new(false));
@@ -125,16 +135,6 @@ pub fn spawn(
         run(Room::named(room.name.clone(), settings, stats.clone(), pool), &shell);
     })?;
     Ok((inbox, RoomThread { stop, handle }))
-}
-
-/// How often the cumulative tick histograms are published for `/stats`.
-const PUBLISH_EVERY: Duration = Duration::from_secs(1);
-
-fn record(stats: &ServerStats, hdr: &mut TickHistograms, phase: Phase, took: Duration) {
-    stats.observe(phase, took);
-    if let Some(h) = hdr.phases.get_mut(phase as usize) {
-        h.saturating_record(took.as_micros().max(1) as u64);
-    }
 }
 
 /// What the loop around a [`Room`] works with.
@@ -183,11 +183,9 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
     let Shell { settings, stats, room: room_stats, channels, stop } = *shell;
     let Channels { control, inputs, faults } = channels;
     let dt = Duration::from_secs_f64(1.0 / f64::from(settings.sim.tick_hz));
-    let mut hdr = TickHistograms::default();
     let mut schedule = TickSchedule::new(Instant::now(), dt, MAX_CATCH_UP_TICKS);
     let mut load = LoadGauge::for_tick_rate(settings.sim.tick_hz);
-    let (mut last_publish, mut last_summary) = (Instant::now(), Instant::now());
-    let mut window = micros_histogram();
+    let mut last_summary = Instant::now();
     tracing::info!(room = %room_stats.name, tick_hz = settings.sim.tick_hz, "room started");
     room_stats.started();
     while !stop.load(Ordering::Relaxed) {
@@ -238,16 +236,13 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
         post.deliver(room);
         let t4 = Instant::now();
 
-        for (phase, took) in [
+        stats.record_tick([
             (Phase::Inputs, t1 - t0),
             (Phase::Simulate, t2 - t1),
             (Phase::Replicate, t3 - t2),
             (Phase::Handoff, t4 - t3),
             (Phase::Total, t4 - t0),
-        ] {
-            record(stats, &mut hdr, phase, took);
-        }
-        window.saturating_record((t4 - t0).as_micros().max(1) as u64);
+        ]);
         let overran = schedule.finished(t4);
         if overran {
             stats.overruns.inc();
@@ -255,26 +250,21 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
         room_stats.tick_done(t4, t4 - t0, overran, room.members(), room.suspended());
         set_busy(stats, room_stats, load.tick(t4 - t0, overran));
 
-        if t4 - last_publish >= PUBLISH_EVERY {
-            stats.publish(&mut hdr);
-            last_publish = t4;
-        }
         if t4 - last_summary >= SUMMARY_EVERY {
+            let recent = room_stats.summary(t4);
             tracing::info!(
                 room = %room_stats.name,
                 members = room.members(),
-                ticks = window.len(),
-                tick_p50_us = window.value_at_quantile(0.5),
-                tick_p99_us = window.value_at_quantile(0.99),
-                tick_max_us = window.max(),
-                overruns = stats.overruns.get(),
+                ticks = recent.recent_ticks,
+                tick_p50_ms = recent.tick_p50_ms,
+                tick_p99_ms = recent.tick_p99_ms,
+                tick_max_ms = recent.tick_max_ms,
+                overruns = recent.overruns,
                 "tick timings"
             );
-            window.reset();
             last_summary = t4;
         }
     }
-    stats.publish(&mut hdr);
     room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
     post.deliver(room);
     tracing::info!(room = %room_stats.name, "room stopped");
