@@ -7,7 +7,7 @@
 
 use arena_bots::behaviour::{Behaviour, Brain};
 use arena_server::config::Config;
-use arena_tests::{spawn_bot, spawn_bots, start_server};
+use arena_tests::{spawn_bot, spawn_bot_in, spawn_bots, start_server};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::path::PathBuf;
@@ -180,6 +180,52 @@ async fn the_browser_client_plays_over_https_and_wss() {
     assert!(
         output.status.success(),
         "the browser should play over https and wss; exit {:?}, TLS handshake errors {failures}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status.code()
+    );
+    println!("{stdout}");
+}
+
+/// The operator console on its own port (`--admin-bind`) behind `--admin-token`, with bots in two
+/// rooms: it renders both rooms and its numbers change while they play (see
+/// `tests/browser/console.mjs`). The game port does not serve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_rooms_live_on_the_admin_port() {
+    let _alone = ONE_BROWSER.lock().await;
+    let root = repo();
+    check_prerequisites(&root);
+    const TOKEN: &str = "console-test-token-0123456789";
+    let server = start_server(|c| {
+        c.arena_size = 1500;
+        c.admin_bind = Some("127.0.0.1:0".parse().expect("an address"));
+        c.admin_token = Some(TOKEN.parse().expect("a long enough token"));
+    })
+    .await;
+    let admin = server.admin_addr().expect("the admin port is bound");
+    let (status, _) = arena_tests::http_get(server.local_addr(), "/console").await;
+    assert_eq!(status, 404, "the game port does not serve the console");
+    let (status, _) = arena_tests::http_get(admin, "/stats").await;
+    assert_eq!(status, 401, "the admin port wants the token");
+    let url = server.ws_url();
+    let play = Duration::from_secs(60);
+    let mut bots = Vec::new();
+    for (room, n) in [("red", 3), ("blue", 2)] {
+        for i in 0..n {
+            let brain = Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i));
+            bots.push(spawn_bot_in(&url, &format!("{room}{i}"), Some(room), brain, play));
+        }
+    }
+    let page = format!("http://{admin}/console#token={TOKEN}");
+    let output =
+        run_node(&root, "console.mjs", page, "browser-console.png", vec![("ARENA_ROOMS", "red,blue".to_owned())]).await;
+    for bot in &bots {
+        bot.abort();
+    }
+    server.shutdown().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the console should show the rooms live; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status.code()
     );
     println!("{stdout}");

@@ -30,6 +30,17 @@ pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> RunningServer {
 
 /// Runs one bot with `brain` against `url` for `play`, and returns its report.
 pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::task::JoinHandle<BotReport> {
+    spawn_bot_in(url, name, None, brain, play)
+}
+
+/// [`spawn_bot`] in the room `room` (quick play if `None`).
+pub fn spawn_bot_in(
+    url: &str,
+    name: &str,
+    room: Option<&str>,
+    brain: Brain,
+    play: Duration,
+) -> tokio::task::JoinHandle<BotReport> {
     let config = BotConfig {
         url: url.to_owned(),
         name: name.to_owned(),
@@ -41,7 +52,7 @@ pub fn spawn_bot(url: &str, name: &str, brain: Brain, play: Duration) -> tokio::
         link: Default::default(),
         ping_every: arena_bots::bot::DEFAULT_PING_EVERY,
         light: false,
-        room: None,
+        room: room.map(str::to_owned),
     };
     tokio::spawn(bot::run(config, Arc::new(LiveCounters::default())))
 }

@@ -181,3 +181,50 @@ async fn the_load_test_runs_the_server_binary_and_reports_both_sides() {
     }
     assert!(json["server"]["tick_ms"]["p999"].is_number());
 }
+
+/// `GET path` with `Authorization: Bearer token`: the status.
+async fn get_with_token(addr: std::net::SocketAddr, path: &str, token: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: arena\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.expect("read");
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_endpoints_move_to_the_admin_port_behind_the_token() {
+    const TOKEN: &str = "an-admin-token-of-some-length";
+    let server = start_server(|c| {
+        c.admin_bind = Some("127.0.0.1:0".parse().expect("an address"));
+        c.admin_token = Some(TOKEN.parse().expect("long enough"));
+    })
+    .await;
+    let (game, admin) = (server.local_addr(), server.admin_addr().expect("bound"));
+    for path in ["/metrics", "/stats", "/rooms", "/console"] {
+        assert_eq!(http_get(game, path).await.0, 404, "{path} is not on the game port");
+    }
+    for path in ["/metrics", "/stats", "/rooms"] {
+        assert_eq!(http_get(admin, path).await.0, 401, "{path} needs the token");
+        assert_eq!(get_with_token(admin, path, "not-the-token-at-all-no").await, 401, "{path}: a wrong token");
+        assert_eq!(get_with_token(admin, path, TOKEN).await, 200, "{path} with the token");
+        assert_eq!(http_get(admin, &format!("{path}?token={TOKEN}")).await.0, 200, "{path} with ?token=");
+    }
+    let (status, page) = http_get(admin, "/console").await;
+    assert_eq!(status, 200, "the console page holds no data and asks for the token");
+    assert!(page.contains("console.js"), "{page}");
+    assert_eq!(http_get(game, "/healthz").await.0, 200, "the probes stay on the game port");
+    assert_eq!(http_get(admin, "/healthz").await.0, 200, "and are on the admin port too");
+    assert!(server.stats().refused_with("admin_token") >= 6, "refusals are counted");
+    server.shutdown().await;
+
+    // Without --admin-bind the token guards the same endpoints on the game port.
+    let server = start_server(|c| c.admin_token = Some(TOKEN.parse().expect("long enough"))).await;
+    let game = server.local_addr();
+    assert_eq!(http_get(game, "/metrics").await.0, 401);
+    assert_eq!(get_with_token(game, "/metrics", TOKEN).await, 200);
+    assert_eq!(http_get(game, "/").await.0, 200, "the game's page needs no token");
+    server.shutdown().await;
+}

@@ -179,8 +179,20 @@ pub struct Config {
     #[arg(long, env = "ARENA_JOIN_SECRET", global = true, hide_env_values = true)]
     pub join_secret: Option<Secret>,
 
-    /// `/healthz` fails (503) when the room has not finished a tick for this many tick lengths:
-    /// the room thread is stuck or gone.
+    /// Serve the operator endpoints (`/metrics`, `/stats`, `/rooms`, `/console`) on this
+    /// address instead of the game port, so the game port can face the internet and this one
+    /// stay private (plain HTTP). Not given: they share the game port.
+    #[arg(long, env = "ARENA_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
+
+    /// Require `Authorization: Bearer <token>` (or `?token=<token>`, for a browser opening
+    /// `/console`) on the operator endpoints, wherever they are served. Prefer the environment
+    /// variable: flags show up in `ps`.
+    #[arg(long, env = "ARENA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// `/healthz` fails (503) when a room has not finished a tick for this many tick lengths:
+    /// its thread is stuck.
     #[arg(long, env = "ARENA_WATCHDOG_TICKS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub watchdog_ticks: u32,
 
@@ -218,7 +230,7 @@ impl std::str::FromStr for Secret {
     type Err = String;
     fn from_str(s: &str) -> Result<Secret, String> {
         if s.len() < 16 {
-            Err("a join secret must be at least 16 characters (use a random string)".into())
+            Err("a secret or token must be at least 16 characters (use a random string)".into())
         } else {
             Ok(Secret(s.to_owned()))
         }

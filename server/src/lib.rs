@@ -22,7 +22,7 @@ pub mod sim;
 
 use crate::config::Config;
 use crate::metrics::ServerStats;
-use crate::net::http::{AppState, router};
+use crate::net::http::{AppState, admin_router, router};
 use crate::replication::View;
 use crate::room::RoomSettings;
 use crate::rooms::{Rooms, RoomsConfig};
@@ -45,6 +45,7 @@ pub struct RunningServer {
     stats: Arc<ServerStats>,
     shutdown: CancellationToken,
     http: JoinHandle<()>,
+    admin: Option<(SocketAddr, JoinHandle<()>)>,
     sweeper: JoinHandle<()>,
     app: Arc<AppState>,
     tls: bool,
@@ -67,6 +68,12 @@ impl RunningServer {
     #[must_use]
     pub fn ws_url(&self) -> String {
         format!("{}://{}/ws", if self.tls { "wss" } else { "ws" }, self.addr)
+    }
+
+    /// The address of the operator endpoints' own port (`--admin-bind`), if they have one.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The URL of the web client's page (`https://` with `--tls-cert`).
@@ -108,6 +115,9 @@ impl RunningServer {
             tracing::warn!("some connections did not close in time");
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.http).await;
+        if let Some((_, admin)) = self.admin {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, admin).await;
+        }
     }
 }
 
@@ -155,7 +165,19 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     if !web_root.join("pkg/arena_wasm.wasm").exists() {
         tracing::warn!(web_root = %web_root.display(), "the web client's wasm module is missing: run `scripts/build-web.sh`");
     }
-    let app_router = router(app.clone(), web_root);
+    let app_router = router(app.clone(), web_root, config.admin_bind.is_none());
+    let admin = match config.admin_bind {
+        Some(bind) => {
+            let listener =
+                TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind} (--admin-bind)"))?;
+            let admin_addr = listener.local_addr()?;
+            let serving =
+                net::serve::serve(listener, admin_router(app.clone()), config.http_header_timeout, shutdown.clone());
+            tracing::info!(%admin_addr, "operator endpoints (/metrics, /stats, /rooms, /console) on their own port");
+            Some((admin_addr, tokio::spawn(serving)))
+        }
+        None => None,
+    };
     let send_buffer = config.send_buffer;
     let stop = shutdown.clone();
     let with_tls = tls.is_some();
@@ -179,7 +201,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::warn!(latency = %config.sim_latency, jitter = ?config.sim_jitter, "link conditioner on: every frame is delayed (a development and test tool)");
     }
     tracing::info!(%addr, tick_hz, tls = with_tls, "arena listening");
-    Ok(RunningServer { addr, stats, shutdown, http, sweeper, app, tls: with_tls })
+    Ok(RunningServer { addr, stats, shutdown, http, admin, sweeper, app, tls: with_tls })
 }
 
 /// Closes idle rooms and forgets dead ones, a few times per idle timeout (at most once a second).

@@ -148,6 +148,8 @@ pub struct ServerStats {
     tokio_tasks: Gauge,
     registry: Registry,
     hdr: Mutex<TickHistograms>,
+    /// The close and refusal reasons seen so far (for `/stats`: the families cannot be listed).
+    labels: Mutex<(std::collections::BTreeSet<&'static str>, std::collections::BTreeSet<&'static str>)>,
 }
 
 /// Cumulative HDR histograms of phase durations in microseconds, over every room's ticks since
@@ -240,6 +242,7 @@ impl ServerStats {
             tokio_tasks: Gauge::default(),
             registry: Registry::default(),
             hdr: Mutex::new(TickHistograms::default()),
+            labels: Mutex::default(),
         };
         stats.registered()
     }
@@ -383,6 +386,21 @@ impl ServerStats {
     /// Counts a connection closed with a `Bye` of this reason.
     pub fn count_close(&self, label: &'static str) {
         self.closed.get_or_create(&ReasonLabel { reason: label }).inc();
+        self.labels.lock().unwrap_or_else(PoisonError::into_inner).0.insert(label);
+    }
+
+    /// Connections closed so far, by reason (only reasons that happened).
+    #[must_use]
+    pub fn closed_counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let seen = self.labels.lock().unwrap_or_else(PoisonError::into_inner).0.clone();
+        seen.into_iter().map(|l| (l, self.closed_with(l))).collect()
+    }
+
+    /// Upgrades refused so far, by reason (only reasons that happened).
+    #[must_use]
+    pub fn refused_counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let seen = self.labels.lock().unwrap_or_else(PoisonError::into_inner).1.clone();
+        seen.into_iter().map(|l| (l, self.refused_with(l))).collect()
     }
 
     /// How many connections were closed with a `Bye` of this reason.
@@ -394,6 +412,7 @@ impl ServerStats {
     /// Counts an upgrade refused before the connection existed, for this reason.
     pub fn count_refusal(&self, label: &'static str) {
         self.refused.get_or_create(&ReasonLabel { reason: label }).inc();
+        self.labels.lock().unwrap_or_else(PoisonError::into_inner).1.insert(label);
     }
 
     /// How many upgrades were refused for this reason.

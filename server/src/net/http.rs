@@ -57,6 +57,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// `/healthz` fails when a room has not finished a tick for this long.
     pub watchdog: Duration,
+    /// `--admin-token`: the bearer token the operator endpoints need, if any.
+    pub admin_token: Option<String>,
     next_client: AtomicU64,
 }
 
@@ -90,6 +92,7 @@ impl AppState {
             allowed_origins: config.allowed_origins.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             watchdog: config.watchdog(),
+            admin_token: config.admin_token.as_ref().map(|t| t.0.clone()),
             next_client: AtomicU64::new(1),
         }
     }
@@ -109,16 +112,28 @@ pub fn websocket_config() -> WebSocketConfig {
         .max_frame_size(Some(arena_protocol::codec::MAX_CLIENT_FRAME))
 }
 
-/// The router for the one port.
-pub fn router(state: Arc<AppState>, web_root: PathBuf) -> Router {
+/// The router of the game port: the page, `/ws`, the probes, and the operator endpoints too
+/// unless they have a port of their own (`with_admin` false: `--admin-bind`).
+pub fn router(state: Arc<AppState>, web_root: PathBuf, with_admin: bool) -> Router {
+    let mut router =
+        Router::new().route("/ws", get(upgrade)).route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if with_admin {
+        router = router.merge(crate::net::admin::routes(state.clone()));
+    } else {
+        // The console's files live in the web root too: not on this port.
+        let not_here = || async { StatusCode::NOT_FOUND };
+        router = router.route("/console", get(not_here)).route("/console/{*rest}", get(not_here));
+    }
+    router.fallback_service(ServeDir::new(web_root)).with_state(state)
+}
+
+/// The router of `--admin-bind`: the operator endpoints and the probes.
+pub fn admin_router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/ws", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/stats", get(stats))
-        .route("/rooms", get(rooms))
-        .fallback_service(ServeDir::new(web_root))
+        .merge(crate::net::admin::routes(state.clone()))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .with_state(state)
 }
 
@@ -177,20 +192,20 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 /// The open rooms as a JSON array: name, players, capacity, tick rate, tick p50/p99/max over the
 /// last 10 s, overruns, busy (see `rooms::stats::RoomSummary`).
-async fn rooms(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn rooms(State(state): State<Arc<AppState>>) -> Response {
     let body = serde_json::to_string(&state.rooms.summaries(Instant::now())).unwrap_or_else(|_| "[]".into());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Prometheus text exposition (OpenMetrics flavour) of every counter, gauge and histogram.
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.stats.render())
         .into_response()
 }
 
 /// Precise tick figures as JSON: counters and, per phase, the cumulative HDR histogram as
 /// `[microseconds, count]` pairs (subtract two scrapes for a window), plus its percentiles.
-async fn stats(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn stats(State(state): State<Arc<AppState>>) -> Response {
     let h = state.stats.tick_histograms();
     let phases: serde_json::Map<String, serde_json::Value> = crate::metrics::Phase::ALL
         .iter()
@@ -207,7 +222,12 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
         })
         .collect();
     let s = &state.stats;
+    let process = crate::process::sample();
     let body = serde_json::json!({
+        "process_cpu_seconds": process.as_ref().map(|p| p.cpu_seconds),
+        "process_resident_bytes": process.as_ref().map(|p| p.resident_bytes),
+        "connections_closed": s.closed_counts(),
+        "connections_refused": s.refused_counts(),
         "tick_hz": state.tick_hz,
         "rooms": s.rooms_open.get(),
         "ticks": s.ticks.get(),
