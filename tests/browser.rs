@@ -7,7 +7,7 @@
 
 use arena_bots::behaviour::{Behaviour, Brain};
 use arena_server::config::Config;
-use arena_tests::{spawn_bot, spawn_bot_in, spawn_bots, start_server};
+use arena_tests::{spawn_bot, spawn_bot_in, start_server};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use std::path::PathBuf;
@@ -128,10 +128,17 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
 
     let server = start_server(|c| c.arena_size = 1200).await;
     let url = server.ws_url();
-    let bots: Vec<_> = spawn_bots(&url, 4, Behaviour::Wander, Duration::from_secs(90));
+    // The page joins its room from the URL (`?room=`), where the bots are.
+    const ROOM: &str = "e2e";
+    let bots: Vec<_> = (0..4)
+        .map(|i| {
+            let brain = Brain::new(Behaviour::Wander, Pcg64Mcg::seed_from_u64(i));
+            spawn_bot_in(&url, &format!("bot{i}"), Some(ROOM), brain, Duration::from_secs(90))
+        })
+        .collect();
 
-    let output =
-        run_node(&root, "play.mjs", format!("http://{}/", server.local_addr()), "browser-test.png", vec![]).await;
+    let page = format!("http://{}/?room={ROOM}", server.local_addr());
+    let output = run_node(&root, "play.mjs", page, "browser-test.png", vec![("ARENA_ROOM", ROOM.to_owned())]).await;
 
     for bot in &bots {
         bot.abort();

@@ -179,6 +179,21 @@ pub struct Config {
     #[arg(long, env = "ARENA_JOIN_SECRET", global = true, hide_env_values = true)]
     pub join_secret: Option<Secret>,
 
+    /// Run as an Agones game server: `Ready` once listening, `Health` while every room ticks,
+    /// players and rooms as labels (and Counters), drain and `Shutdown` when Agones asks or on
+    /// SIGTERM. Needs a build with the `agones` feature (the release image has it).
+    #[arg(long, env = "ARENA_AGONES")]
+    pub agones: bool,
+
+    /// The Agones SDK sidecar's gRPC port (set by Agones in the pod).
+    #[arg(long, env = "AGONES_SDK_GRPC_PORT", default_value_t = 9357)]
+    pub agones_sdk_port: u16,
+
+    /// End the process (drain, then Agones `Shutdown` with `--agones`) once players have come
+    /// and the last one has left: a game server for one match.
+    #[arg(long, env = "ARENA_SHUTDOWN_WHEN_EMPTY")]
+    pub shutdown_when_empty: bool,
+
     /// Serve the operator endpoints (`/metrics`, `/stats`, `/rooms`, `/console`) on this
     /// address instead of the game port, so the game port can face the internet and this one
     /// stay private (plain HTTP). Not given: they share the game port.

@@ -9,6 +9,8 @@
 //! - [`config`]: flags and config file; [`metrics`]: counters, tick timings, `/metrics`;
 //!   [`process`]: the process's CPU and memory.
 
+#[cfg(feature = "agones")]
+pub mod agones;
 pub mod config;
 pub mod heap;
 pub mod mailbox;
@@ -47,6 +49,10 @@ pub struct RunningServer {
     http: JoinHandle<()>,
     admin: Option<(SocketAddr, JoinHandle<()>)>,
     sweeper: JoinHandle<()>,
+    /// Cancelled when the server asks to be stopped (Agones `Shutdown`, `--shutdown-when-empty`).
+    stop_requested: CancellationToken,
+    #[cfg(feature = "agones")]
+    agones: Option<agones::Agones>,
     app: Arc<AppState>,
     tls: bool,
 }
@@ -95,6 +101,13 @@ impl RunningServer {
         &self.app.rooms
     }
 
+    /// Resolves when the server asks to be stopped: Agones set the game server to `Shutdown`, or
+    /// `--shutdown-when-empty` saw the last player leave. The caller then calls
+    /// [`RunningServer::shutdown`] (as it does on SIGTERM).
+    pub async fn stop_requested(&self) {
+        self.stop_requested.cancelled().await;
+    }
+
     /// Live connections as the connection limits count them (they include connections still
     /// lingering after their close).
     #[must_use]
@@ -118,12 +131,20 @@ impl RunningServer {
         if let Some((_, admin)) = self.admin {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, admin).await;
         }
+        // Drained: everyone was told and the connections are closed.
+        #[cfg(feature = "agones")]
+        if let Some(agones) = self.agones {
+            agones.shutdown().await;
+        }
     }
 }
 
 /// Binds `config.bind`, starts the HTTP server and the rooms' sweeper, and returns at once. Rooms
 /// open as players arrive.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    if config.agones && !cfg!(feature = "agones") {
+        anyhow::bail!("--agones: this build has no Agones support (build with `--features agones`)");
+    }
     // Certificate problems are reported before anything else starts.
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(net::tls::server_config(cert, key)?),
@@ -201,7 +222,55 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         tracing::warn!(latency = %config.sim_latency, jitter = ?config.sim_jitter, "link conditioner on: every frame is delayed (a development and test tool)");
     }
     tracing::info!(%addr, tick_hz, tls = with_tls, "arena listening");
-    Ok(RunningServer { addr, stats, shutdown, http, admin, sweeper, app, tls: with_tls })
+    let stop_requested = CancellationToken::new();
+    #[cfg(feature = "agones")]
+    let agones = match config.agones {
+        true => {
+            let mut link = agones::Agones::connect(Some(config.agones_sdk_port)).await?;
+            let watch = agones::Watch {
+                rooms: app.rooms.clone(),
+                stats: stats.clone(),
+                watchdog: config.watchdog(),
+                shutdown_when_empty: config.shutdown_when_empty,
+                stop: stop_requested.clone(),
+            };
+            link.ready(watch).await?;
+            Some(link)
+        }
+        false => None,
+    };
+    if config.shutdown_when_empty && !config.agones {
+        tokio::spawn(stop_when_empty(stats.clone(), app.rooms.clone(), stop_requested.clone()));
+    }
+    Ok(RunningServer {
+        addr,
+        stats,
+        shutdown,
+        http,
+        admin,
+        sweeper,
+        stop_requested,
+        #[cfg(feature = "agones")]
+        agones,
+        app,
+        tls: with_tls,
+    })
+}
+
+/// `--shutdown-when-empty` without Agones: asks to stop once players came and all have left.
+async fn stop_when_empty(stats: Arc<ServerStats>, rooms: Arc<Rooms>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    let mut had_players = false;
+    loop {
+        every.tick().await;
+        let players = stats.clients.get();
+        had_players |= players > 0;
+        if had_players && players == 0 && rooms.seated() == 0 && stats.suspended.get() == 0 {
+            tracing::info!("the last player left: shutting down (--shutdown-when-empty)");
+            stop.cancel();
+            return;
+        }
+    }
 }
 
 /// Closes idle rooms and forgets dead ones, a few times per idle timeout (at most once a second).

@@ -1,5 +1,7 @@
-//! `arena-server`: runs one Arena room and serves the browser client, `/ws` and `/healthz` on one
-//! port until Ctrl-C or SIGTERM, then closes every connection with a reason and exits 0.
+//! `arena-server`: runs Arena's rooms and serves the browser client, `/ws` and `/healthz` on one
+//! port until Ctrl-C or SIGTERM (or, with `--agones`, Agones' `Shutdown`; with
+//! `--shutdown-when-empty`, the last player leaving), then closes every connection with a reason
+//! and exits 0.
 //! `arena-server token --name N` prints a join token instead (see `--join-secret`).
 //! Logs go to stderr; stdout carries only the line saying where to point a browser.
 
@@ -41,7 +43,10 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(?config, "starting with this configuration");
     let server = arena_server::start(&config).await?;
     println!("Arena is running: open {} in a browser (Ctrl-C to stop)", server.page_url());
-    wait_for_signal().await.context("cannot listen for shutdown signals")?;
+    tokio::select! {
+        signal = wait_for_signal() => signal.context("cannot listen for shutdown signals")?,
+        () = server.stop_requested() => {}
+    }
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

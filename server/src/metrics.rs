@@ -133,6 +133,8 @@ pub struct ServerStats {
     pub full_requests_ignored: Counter,
     /// Times a room thread panicked.
     pub room_panics: Counter,
+    /// Health pings sent to the Agones sidecar (`--agones`).
+    pub agones_health_pings: Counter,
     closed: Family<ReasonLabel, Counter>,
     rooms_closed: Family<ReasonLabel, Counter>,
     room_players: Family<RoomLabel, Gauge>,
@@ -228,6 +230,7 @@ impl ServerStats {
             messages_dropped: Counter::default(),
             full_requests_ignored: Counter::default(),
             room_panics: Counter::default(),
+            agones_health_pings: Counter::default(),
             closed: Family::default(),
             rooms_closed: Family::default(),
             room_players: Family::default(),
@@ -352,6 +355,11 @@ impl ServerStats {
             self.full_requests_ignored.clone(),
         );
         arena.register("room_panics", "Times a room thread panicked", self.room_panics.clone());
+        arena.register(
+            "agones_health_pings",
+            "Health pings sent to the Agones sidecar (stop while a room is stuck)",
+            self.agones_health_pings.clone(),
+        );
         arena.register("tokio_tasks", "Tokio tasks alive in the server's runtime", self.tokio_tasks.clone());
         if crate::heap::live_bytes().is_some() {
             arena.register_with_unit(

@@ -5,6 +5,8 @@
 // Env:   CHROMIUM          browser binary (default /usr/bin/chromium)
 //        ARENA_SCREENSHOT  write a PNG of the final frame (or of the failure) to this path
 //        ARENA_TIMEOUT_MS  overall limit (default 60000)
+//        ARENA_ROOM        the room the page must be in (the base URL's ?room=): checked in the
+//                          page's state and on screen
 //
 // It joins with a name, checks that snapshots arrive, holds a move key and checks that both the
 // server's and the predicted position of the own ship moved, waits for another ship (the runner
@@ -76,6 +78,12 @@ async function main() {
     10_000,
   );
   const joinMs = Date.now() - t0;
+  const room = process.env.ARENA_ROOM;
+  if (room) {
+    if (joined.room !== room) throw new Error(`the page is in room ${joined.room}, not ${room} (its ?room=)`);
+    const shown = await page.locator('#room').textContent();
+    if (!shown?.includes(room)) throw new Error(`the page shows "${shown}" where the room's name should be`);
+  }
 
   // Movement, server-confirmed and predicted. Bots may shoot us down meanwhile: try again once.
   let move = await moveOnce();
