@@ -200,9 +200,9 @@ pub struct Config {
     #[arg(long, env = "ARENA_ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
 
-    /// Require `Authorization: Bearer <token>` (or `?token=<token>`, for a browser opening
-    /// `/console`) on the operator endpoints, wherever they are served. Prefer the environment
-    /// variable: flags show up in `ps`.
+    /// Require `Authorization: Bearer <token>` (or `?token=<token>`) on `/metrics`, `/stats` and
+    /// `/rooms`, wherever they are served; open the console as `/console#token=<token>`. Prefer
+    /// the environment variable: flags show up in `ps`.
     #[arg(long, env = "ARENA_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 

@@ -41,7 +41,15 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init(),
     }
     tracing::info!(?config, "starting with this configuration");
-    let server = arena_server::start(&config).await?;
+    let server = match arena_server::start(&config).await {
+        Ok(server) => server,
+        Err(e) => {
+            // One line with the causes ("cannot listen on …: address in use"), not a backtrace.
+            tracing::error!(error = format!("{e:#}"), "cannot start");
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    };
     println!("Arena is running: open {} in a browser (Ctrl-C to stop)", server.page_url());
     tokio::select! {
         signal = wait_for_signal() => signal.context("cannot listen for shutdown signals")?,

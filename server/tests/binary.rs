@@ -35,9 +35,31 @@ fn help_explains_itself() {
         "--allowed-origins",
         "--join-secret",
         "--tls-cert",
+        "--room-capacity",
+        "--max-rooms",
+        "--room-idle-timeout",
+        "--agones",
+        "--shutdown-when-empty",
+        "--admin-bind",
+        "--admin-token",
     ] {
         assert!(help.contains(flag), "--help should document {flag}");
     }
+}
+
+#[test]
+fn a_port_in_use_is_one_line_and_exit_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = taken.local_addr().expect("its address");
+    let out = Command::new(BIN).args(["--bind", &addr.to_string()]).output().expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1), "a start failure exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    assert!(
+        line.contains("cannot listen on") && line.contains(&addr.to_string()),
+        "the reason, with the cause: {stderr}"
+    );
+    assert!(!stderr.contains("Stack backtrace"), "no backtrace for an operator's mistake: {stderr}");
 }
 
 #[test]
