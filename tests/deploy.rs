@@ -138,17 +138,35 @@ fn the_images_runtime_layout_serves_the_game_and_the_console() {
     let stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let stderr = BufReader::new(child.stderr.take().expect("stderr"));
     // stdout: "Arena is running: open http://ADDR/ …"; stderr (JSON logs): the admin address.
-    let admin = std::thread::spawn(move || {
-        stderr.lines().map_while(Result::ok).find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(&l).ok()?;
-            v["fields"]["admin_addr"].as_str().map(str::to_owned)
-        })
+    // The log goes through a channel: the admin address is in it, and all of it is shown if the
+    // server does not come up.
+    let (lines, log) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
     });
     let page = stdout.lines().map_while(Result::ok).find_map(|l| {
         l.split_whitespace().find(|w| w.starts_with("http://")).map(|w| w.trim_end_matches('/').to_owned())
     });
-    let page = page.expect("the server says where it listens");
-    let admin = admin.join().ok().flatten().expect("the server logs its admin address (JSON logs)");
+    let mut seen = Vec::new();
+    let admin = loop {
+        let Ok(line) = log.recv_timeout(Duration::from_secs(5)) else { break None };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let found = v["fields"]["admin_addr"].as_str().map(str::to_owned);
+        seen.push(line);
+        if found.is_some() {
+            break found;
+        }
+    };
+    let (Some(page), Some(admin)) = (page, admin) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        seen.extend(log.try_iter());
+        panic!("the server should say where it listens (stdout) and its admin address (log):\n{}", seen.join("\n"));
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let addr: std::net::SocketAddr = page.trim_start_matches("http://").parse().expect("an address");
     let admin: std::net::SocketAddr = admin.parse().expect("an address");

@@ -208,3 +208,28 @@ async fn a_bad_room_name_is_refused_as_malformed() {
     assert_eq!(server.stats().rooms_open.get(), 0, "no room was opened for them");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_room_pauses_and_a_player_wakes_it() {
+    let server = start_server(|_| {}).await;
+    let url = server.ws_url();
+    let mut first = RawClient::in_room(&url, "first", Some("lull")).await;
+    assert!(first.welcome(WITHIN).await.is_some());
+    first.send(tokio_tungstenite::tungstenite::Message::Close(None)).await;
+    let room = server.rooms().get("lull").expect("the room stays open (idle timeout 60 s)");
+    let ticks = || room.stats.summary(std::time::Instant::now()).ticks;
+    assert!(eventually(WITHIN, || room.stats.players() == 0).await, "the player left");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paused_at = ticks();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(ticks(), paused_at, "an empty room does not tick");
+    let (status, body) = http_get(server.local_addr(), "/healthz").await;
+    assert_eq!(status, 200, "a paused room is not stuck: {body}");
+
+    let mut second = RawClient::in_room(&url, "second", Some("lull")).await;
+    assert!(second.welcome(WITHIN).await.is_some(), "a player wakes it");
+    let seen = watch(&mut second, Duration::from_secs(1), 4000.0).await;
+    assert!(seen.snapshots >= 20, "and it ticks at its rate again: {} snapshots in 1 s", seen.snapshots);
+    assert_eq!(server.stats().skipped_ticks.get(), 0, "the pause is not counted as skipped ticks");
+    server.shutdown().await;
+}

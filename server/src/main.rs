@@ -8,6 +8,7 @@
 use anyhow::Context;
 use arena_server::config::{Command, Config, ConfigError, LogFormat};
 use arena_server::net::join_token;
+use std::io::Write;
 use tracing_subscriber::EnvFilter;
 
 /// With the `heap-stats` feature, the system allocator counts the heap bytes in use for
@@ -37,8 +38,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_writer(|| LogSink).with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(|| LogSink).with_env_filter(filter).init(),
     }
     tracing::info!(?config, "starting with this configuration");
     let server = match arena_server::start(&config).await {
@@ -50,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
-    println!("Arena is running: open {} in a browser (Ctrl-C to stop)", server.page_url());
+    // A closed stdout (`arena-server | head -1`) is no reason to stop.
+    let _ = writeln!(std::io::stdout(), "Arena is running: open {} in a browser (Ctrl-C to stop)", server.page_url());
     tokio::select! {
         signal = wait_for_signal() => signal.context("cannot listen for shutdown signals")?,
         () = server.stop_requested() => {}
@@ -58,6 +60,23 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// Stderr for the logs, and never an error: a line that cannot be written (whatever read the
+/// logs went away) is dropped. Plain stderr would make tracing-subscriber report the failure with
+/// `eprintln!`, which panics on the same closed pipe and took the server down with it.
+struct LogSink;
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -63,6 +63,36 @@ fn a_port_in_use_is_one_line_and_exit_1() {
 }
 
 #[test]
+fn a_closed_log_pipe_does_not_stop_the_server() {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Whatever read the logs went away at once: every log line now meets a broken pipe.
+    drop(child.stderr.take());
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let addr = stdout.lines().map_while(Result::ok).find_map(|l| {
+        l.split_whitespace().find_map(|w| w.strip_prefix("http://").map(|a| a.trim_end_matches('/').to_owned()))
+    });
+    let addr = addr.expect("the server says where it listens");
+    std::thread::sleep(Duration::from_millis(500));
+    let alive = child.try_wait().expect("the child's status").is_none();
+    let health = std::net::TcpStream::connect(&addr).ok().map(|mut tcp| {
+        use std::io::{Read, Write};
+        let _ = tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let mut response = String::new();
+        let _ = tcp.read_to_string(&mut response);
+        response
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive, "the server died when its log pipe closed");
+    assert!(health.is_some_and(|r| r.starts_with("HTTP/1.1 200")), "and still answers /healthz");
+}
+
+#[test]
 fn the_token_subcommand_prints_a_token_the_server_accepts() {
     let secret = "a-join-secret-for-the-binary-test";
     let out = Command::new(BIN)

@@ -107,12 +107,27 @@ pub struct RoomThread {
 impl RoomThread {
     /// Asks the room to say goodbye to everyone and stop, and waits for its thread.
     pub fn stop(self) {
+        self.signal_stop();
+        self.join();
+    }
+
+    /// Asks the room to stop without waiting (it stops within a tick, or within
+    /// [`IDLE_WAKE`] if it is paused): signal many rooms, then [`RoomThread::join`] each.
+    pub fn signal_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the room's thread to end.
+    pub fn join(self) {
         if self.handle.join().is_err() {
             tracing::error!("the room thread panicked");
         }
     }
 }
+
+/// How often a paused room (nobody in it, no ship kept) wakes to stamp the watchdog and look at
+/// its stop flag and faults.
+pub const IDLE_WAKE: Duration = Duration::from_millis(100);
 
 /// Starts the room `room.name` on its own thread, encoding on `pool` if given; returns the inbox
 /// for connections and the thread handle. `room` is where the thread reports its ticks.
@@ -188,7 +203,27 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
     let mut last_summary = Instant::now();
     tracing::info!(room = %room_stats.name, tick_hz = settings.sim.tick_hz, "room started");
     room_stats.started();
+    // A command that woke a paused room, handled first in the next tick.
+    let mut woken_by: Option<Control> = None;
     while !stop.load(Ordering::Relaxed) {
+        if room.members() == 0 && room.suspended() == 0 {
+            // Nobody to simulate for: wait for a command instead of ticking (an empty room then
+            // costs a wake-up every IDLE_WAKE, not a tick every 1/tick_hz). Its world stands still.
+            match control.recv_timeout(IDLE_WAKE) {
+                Ok(command) => {
+                    woken_by = Some(command);
+                    schedule = TickSchedule::new(Instant::now(), dt, MAX_CATCH_UP_TICKS);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    room_stats.started();
+                    if let Ok(fault) = faults.try_recv() {
+                        apply(fault);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
         let now = Instant::now();
         match schedule.poll(now) {
             Step::WaitUntil(deadline) => {
@@ -210,7 +245,7 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
 
         let t0 = Instant::now();
         room.begin_tick(t0);
-        while let Ok((cmd, mailbox)) = control.try_recv() {
+        while let Some((cmd, mailbox)) = woken_by.take().or_else(|| control.try_recv().ok()) {
             match (&cmd, mailbox) {
                 (RoomCommand::Join { client, .. }, Some(mailbox)) => post.open(*client, mailbox),
                 (RoomCommand::Leave { client, .. }, _) => post.forget(*client),
@@ -222,10 +257,7 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
             room.handle(cmd);
         }
         while let Ok(fault) = faults.try_recv() {
-            match fault {
-                Fault::Stall(how_long) => std::thread::sleep(how_long),
-                Fault::Panic => panic!("injected fault: the room panics"),
-            }
+            apply(fault);
         }
         let t1 = Instant::now();
         room.simulate();
@@ -268,6 +300,14 @@ fn tick_loop(room: &mut Room, post: &mut Post, shell: &Shell<'_>) {
     room.close_all(ByeReason::ShuttingDown, "the server is shutting down");
     post.deliver(room);
     tracing::info!(room = %room_stats.name, "room stopped");
+}
+
+/// Does what an injected fault says.
+fn apply(fault: Fault) {
+    match fault {
+        Fault::Stall(how_long) => std::thread::sleep(how_long),
+        Fault::Panic => panic!("injected fault: the room panics"),
+    }
 }
 
 /// Records the room's busy verdict, and the process's count of busy rooms when it changes.

@@ -41,11 +41,18 @@ pub struct OpenRoom {
 }
 
 impl OpenRoom {
-    /// Stops the room's thread (its players are told `ShuttingDown`) and waits for it. Blocks.
-    fn stop(&self) {
+    /// Asks the room's thread to stop (its players are told `ShuttingDown`).
+    fn signal_stop(&self) {
+        if let Some(thread) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            thread.signal_stop();
+        }
+    }
+
+    /// Waits for the room's thread to end. Blocks.
+    fn join(&self) {
         let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(thread) = thread {
-            thread.stop();
+            thread.join();
         }
     }
 }
@@ -258,8 +265,12 @@ impl Rooms {
 
     /// Stops the threads of rooms taken out of the directory. Blocks until they end.
     pub fn stop_rooms(rooms: Vec<Arc<OpenRoom>>) {
+        // All at once, then wait for each: paused rooms take up to a wake-up to notice.
+        for room in &rooms {
+            room.signal_stop();
+        }
         for room in rooms {
-            room.stop();
+            room.join();
         }
     }
 
