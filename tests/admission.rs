@@ -201,7 +201,7 @@ async fn a_lost_player_resumes_without_a_new_join_token_but_a_bogus_resume_is_re
 
     let mut bogus = RawClient::hello(&url, "ace", Some(arena_protocol::ResumeToken([9; 16]))).await;
     let ending = bogus.ending(WITHIN).await;
-    let bye = ending.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None });
+    let bye = ending.bye();
     assert_eq!(bye.map(|b| b.reason), Some(ByeReason::JoinRefused), "a made-up resume token is no way in");
     assert_eq!(ending.close.map(|c| c.0), Some(4006));
     server.shutdown().await;

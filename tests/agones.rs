@@ -5,7 +5,7 @@
 //! `Shutdown` from the server. (dummy-agones records the state and labels but not the pings; the
 //! server counts what it sent in `arena_agones_health_pings_total`.)
 
-use arena_protocol::{ByeReason, ServerMsg};
+use arena_protocol::ByeReason;
 use arena_server::room::runner::Fault;
 use arena_tests::{RawClient, eventually, start_server};
 use dummy_agones::AgonesServer;
@@ -72,7 +72,7 @@ async fn ready_health_labels_and_a_drain_before_shutdown() {
     let shutdown = tokio::spawn(server.shutdown());
     for mut p in players {
         let ending = p.ending(WITHIN).await;
-        let bye = ending.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None });
+        let bye = ending.bye();
         assert_eq!(bye.map(|b| b.reason), Some(ByeReason::ShuttingDown), "every player is told");
     }
     shutdown.await.expect("the shutdown completes");

@@ -33,6 +33,19 @@ fn check_prerequisites(root: &std::path::Path) {
     );
 }
 
+/// Fails with the script's whole output unless it passed (`what` says what should have
+/// happened); prints its result line.
+fn expect_passed(output: &std::process::Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what}; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status.code()
+    );
+    println!("{stdout}");
+}
+
 /// Runs a node script of `tests/browser/` against `base`; its PNG goes to `target/<png>`.
 async fn run_node(
     root: &std::path::Path,
@@ -110,14 +123,7 @@ async fn the_browser_client_feels_right_at_150ms() {
         s.inputs_mispredicted.get()
     );
     server.shutdown().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser test at 150 ms should pass; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status.code()
-    );
-    println!("{stdout}");
+    expect_passed(&output, "the browser test at 150 ms should pass");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,14 +150,7 @@ async fn the_browser_client_joins_moves_and_sees_other_ships() {
         bot.abort();
     }
     server.shutdown().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser test should pass; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status.code()
-    );
-    println!("{stdout}");
+    expect_passed(&output, "the browser test should pass");
 }
 
 /// The page over https with `--tls-cert` (a throw-away rcgen certificate; Chromium is told to
@@ -182,14 +181,7 @@ async fn the_browser_client_plays_over_https_and_wss() {
     let output = run_node(&root, "tls.mjs", page, "browser-tls.png", vec![]).await;
     let failures = server.stats().tls_handshake_failures_with("error");
     server.shutdown().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser should play over https and wss; exit {:?}, TLS handshake errors {failures}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status.code()
-    );
-    println!("{stdout}");
+    expect_passed(&output, &format!("the browser should play over https and wss (TLS handshake errors {failures})"));
 }
 
 /// The operator console on its own port (`--admin-bind`) behind `--admin-token`, with bots in two
@@ -228,12 +220,5 @@ async fn the_console_shows_the_rooms_live_on_the_admin_port() {
         bot.abort();
     }
     server.shutdown().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the console should show the rooms live; exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status.code()
-    );
-    println!("{stdout}");
+    expect_passed(&output, "the console should show the rooms live");
 }

@@ -22,10 +22,6 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     (status, response)
 }
 
-fn bye_of(messages: &[ServerMsg]) -> Option<arena_protocol::Bye> {
-    messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_room_turns_new_players_away_keeps_its_own_and_recovers() {
     let server = start_server(|c| c.admission_control = true).await;
@@ -45,7 +41,7 @@ async fn a_busy_room_turns_new_players_away_keeps_its_own_and_recovers() {
 
     let mut newcomer = RawClient::joined(&server.ws_url()).await;
     let ending = newcomer.ending(WITHIN).await;
-    let bye = bye_of(&ending.messages).expect("the newcomer is told why");
+    let bye = ending.bye().expect("the newcomer is told why");
     assert_eq!(bye.reason, ByeReason::ServerBusy);
     assert_eq!(bye.retry_after_ms, 5000, "with when to try again");
     assert!(!ending.messages.iter().any(|m| matches!(m, ServerMsg::Welcome(_))), "and is not let in");
@@ -85,7 +81,7 @@ async fn a_client_without_a_hello_while_the_room_is_busy_is_told_busy_not_silent
     assert!(eventually(WITHIN, || stats.is_busy()).await, "skipped ticks make the room busy");
     let mut quiet = RawClient::connect(&server.ws_url()).await;
     let ending = quiet.ending(WITHIN).await;
-    let bye = bye_of(&ending.messages).expect("told why");
+    let bye = ending.bye().expect("told why");
     assert_eq!(bye.reason, ByeReason::ServerBusy, "busy, not a handshake timeout: {bye:?}");
     assert_eq!(ending.close.as_ref().map(|c| c.0), Some(4007));
     server.shutdown().await;

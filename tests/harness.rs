@@ -87,6 +87,14 @@ pub struct Ending {
     pub close: Option<(u16, String)>,
 }
 
+impl Ending {
+    /// The `Bye` among the messages, if one came.
+    #[must_use]
+    pub fn bye(&self) -> Option<arena_protocol::Bye> {
+        self.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None })
+    }
+}
+
 impl RawClient {
     /// Connects to `url`.
     pub async fn connect(url: &str) -> RawClient {

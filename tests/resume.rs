@@ -93,7 +93,7 @@ async fn a_token_presented_while_the_player_is_connected_takes_over_its_ship() {
     let w2 = welcome(&mut new).await;
     assert!(w2.resumed && w2.your_id == w1.your_id);
     let ending = old.ending(WITHIN).await;
-    let bye = ending.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.reason) } else { None });
+    let bye = ending.bye().map(|b| b.reason);
     assert_eq!(bye, Some(ByeReason::Replaced), "the old connection is told why it ends");
     assert_eq!(ending.close.map(|c| c.0), Some(4004));
     server.shutdown().await;

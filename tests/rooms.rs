@@ -52,10 +52,6 @@ async fn watch(client: &mut RawClient, how_long: Duration, arena: f32) -> Seen {
     seen
 }
 
-fn bye_of(messages: &[ServerMsg]) -> Option<arena_protocol::Bye> {
-    messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rooms_share_no_entity_event_or_scoreboard() {
     let arena = 1500.0;
@@ -120,11 +116,11 @@ async fn quick_play_fills_the_fullest_room_then_opens_new_ones_up_to_the_limit()
 
     let mut fifth = RawClient::in_room(&url, "p4", None).await;
     let ending = fifth.ending(WITHIN).await;
-    let bye = bye_of(&ending.messages).expect("turned away, with a reason");
+    let bye = ending.bye().expect("turned away, with a reason");
     assert_eq!(bye.reason, ByeReason::ServerFull, "{bye:?}");
     assert!(bye.message.contains("2 rooms"), "the message says why: {}", bye.message);
     let mut named = RawClient::in_room(&url, "p5", Some(rooms[0].as_str())).await;
-    let bye = bye_of(&named.ending(WITHIN).await.messages).expect("a full named room refuses");
+    let bye = named.ending(WITHIN).await.bye().expect("a full named room refuses");
     assert_eq!(bye.reason, ByeReason::ServerFull);
     assert!(bye.message.contains(&rooms[0]) && bye.message.contains("full"), "{}", bye.message);
     let (status, body) = http_get(server.local_addr(), "/readyz").await;
@@ -201,7 +197,7 @@ async fn a_bad_room_name_is_refused_as_malformed() {
     for bad in ["", "has space", "ümlaut", &"x".repeat(33)] {
         let mut c = RawClient::in_room(&server.ws_url(), "p", Some(bad)).await;
         let ending = c.ending(WITHIN).await;
-        let bye = bye_of(&ending.messages).expect("told why");
+        let bye = ending.bye().expect("told why");
         assert_eq!(bye.reason, ByeReason::Malformed, "{bad:?}: {bye:?}");
         assert!(bye.message.contains("room name"), "{}", bye.message);
     }

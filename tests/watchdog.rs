@@ -54,7 +54,7 @@ async fn a_panicking_room_tells_its_players_and_the_other_rooms_play_on() {
     assert_eq!(safe.welcome(WITHIN).await.map(|w| w.room).as_deref(), Some("b"));
     assert!(server.inject_fault("a", Fault::Panic));
     let ending = doomed.ending(WITHIN).await;
-    let bye = ending.messages.iter().find_map(|m| if let ServerMsg::Bye(b) = m { Some(b.clone()) } else { None });
+    let bye = ending.bye();
     assert_eq!(bye.map(|b| b.reason), Some(ByeReason::ServerError), "the player is told");
     assert_eq!(ending.close.map(|c| c.0), Some(1011), "with close code 1011");
     assert!(eventually(WITHIN, || server.stats().room_panics.get() == 1).await, "the panic is counted");

@@ -95,6 +95,18 @@ struct Directory {
     closed: bool,
 }
 
+impl Directory {
+    /// The rooms whose thread still runs (a panicked one waits for the sweep).
+    fn live(&self) -> impl Iterator<Item = &Arc<OpenRoom>> {
+        self.rooms.values().filter(|r| !r.stats.has_ended())
+    }
+
+    /// Places held over all rooms.
+    fn seated(&self) -> u64 {
+        self.rooms.values().map(|r| u64::from(r.stats.seats())).sum()
+    }
+}
+
 /// What `/healthz` needs to know of the rooms.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -151,22 +163,18 @@ impl Rooms {
             });
         }
         let capacity = self.config.room.max_clients;
-        let seated: u64 = dir.rooms.values().map(|r| u64::from(r.stats.seats())).sum();
-        if seated >= u64::from(self.config.max_players) && !resuming {
+        if dir.seated() >= u64::from(self.config.max_players) && !resuming {
             return Err(full(format!("the server is full ({} players)", self.config.max_players)));
         }
-        let live = |r: &&Arc<OpenRoom>| !r.stats.has_ended();
         let room = match wanted {
-            Some(name) => match dir.rooms.get(name).filter(live) {
+            Some(name) => match dir.rooms.get(name).filter(|r| !r.stats.has_ended()) {
                 Some(room) if resuming || room.stats.seats() < capacity => room.clone(),
                 Some(_) => return Err(full(format!("room {name} is full ({capacity} players)"))),
                 None => self.open(&mut dir, name.into())?,
             },
             None => {
                 let fullest = dir
-                    .rooms
-                    .values()
-                    .filter(live)
+                    .live()
                     .filter(|r| r.stats.seats() < capacity)
                     .max_by_key(|r| (r.stats.seats(), std::cmp::Reverse(r.stats.opened)));
                 match fullest {
@@ -191,7 +199,7 @@ impl Rooms {
 
     /// Opens the room `name` (under the directory's lock).
     fn open(&self, dir: &mut Directory, name: Arc<str>) -> Result<Arc<OpenRoom>, Bye> {
-        let open = dir.rooms.values().filter(|r| !r.stats.has_ended()).count();
+        let open = dir.live().count();
         if open >= self.config.max_rooms as usize {
             return Err(full(format!("no room for another room ({} rooms are open)", self.config.max_rooms)));
         }
@@ -292,7 +300,7 @@ impl Rooms {
     /// Every open room as `/rooms` shows it, by name.
     #[must_use]
     pub fn summaries(&self, now: Instant) -> Vec<RoomSummary> {
-        self.directory().rooms.values().filter(|r| !r.stats.has_ended()).map(|r| r.stats.summary(now)).collect()
+        self.directory().live().map(|r| r.stats.summary(now)).collect()
     }
 
     /// The rooms' health: which are stuck (no tick within `watchdog`), and the last panic.
@@ -300,7 +308,7 @@ impl Rooms {
     pub fn health(&self, now: Instant, watchdog: Duration) -> Health {
         let dir = self.directory();
         let mut health = Health::default();
-        for room in dir.rooms.values().filter(|r| !r.stats.has_ended()) {
+        for room in dir.live() {
             health.rooms += 1;
             health.players += u64::from(room.stats.players());
             match room.stats.since_last_tick(now) {
@@ -324,16 +332,14 @@ impl Rooms {
     #[must_use]
     pub fn has_room(&self) -> bool {
         let dir = self.directory();
-        let live: Vec<&Arc<OpenRoom>> = dir.rooms.values().filter(|r| !r.stats.has_ended()).collect();
-        let seated: u64 = live.iter().map(|r| u64::from(r.stats.seats())).sum();
-        seated < u64::from(self.config.max_players)
-            && (live.len() < self.config.max_rooms as usize
-                || live.iter().any(|r| r.stats.seats() < self.config.room.max_clients))
+        dir.seated() < u64::from(self.config.max_players)
+            && (dir.live().count() < self.config.max_rooms as usize
+                || dir.live().any(|r| r.stats.seats() < self.config.room.max_clients))
     }
 
     /// Players placed in rooms now (joining or playing), over all rooms.
     #[must_use]
     pub fn seated(&self) -> u64 {
-        self.directory().rooms.values().map(|r| u64::from(r.stats.seats())).sum()
+        self.directory().seated()
     }
 }
